@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: MIT
+
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	wgtun "golang.zx2c4.com/wireguard/tun"
+
+	"monami/classifier"
+	"monami/paths"
+	"monami/tunnel/frame"
+)
+
+// AgentOptions configures an [Agent]. TUN and at least one Conn are required.
+type AgentOptions struct {
+	// Logger receives lifecycle logs; nil discards them.
+	Logger *slog.Logger
+	// TUN carries the traffic of every mobile router. Run takes ownership.
+	TUN wgtun.Device
+	// Conns are the listening data-plane sockets (e.g. one IPv4, one IPv6).
+	// Run takes ownership.
+	Conns []paths.Conn
+	// FlowSlots is the size of the flow → BID table (rounded up to a power
+	// of two). Zero means 1<<18 (2 MiB).
+	FlowSlots int
+}
+
+// Agent is the home agent's data plane: many mobile routers' paths ↔ TUN.
+type Agent struct {
+	// Immutable after NewAgent.
+	log     *slog.Logger
+	tun     wgtun.Device
+	conns   []*agentConn
+	batch   int
+	bufSize int
+	flows   flowTable
+
+	snap atomic.Pointer[agentSnap] // read once per batch
+
+	mu    sync.Mutex // guards peers and serialises snapshot rebuilds
+	peers map[string]*peer
+
+	drops drops
+}
+
+// agentConn is one listening socket; Write is serialised because both the
+// TUN reader (data) and the socket's own receive loop (keepalive replies)
+// send on it.
+type agentConn struct {
+	paths.Conn
+	idx     int
+	writeMu sync.Mutex
+}
+
+func (c *agentConn) write(dgs [][]byte, ep netip.AddrPort) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.Conn.Write(dgs, ep)
+}
+
+// agentSnap is the immutable routing view of the data plane.
+type agentSnap struct {
+	byIndex map[uint32]*peer // session receiver index → peer
+	routes  prefixTable      // inner destination → peer
+}
+
+// peer is one mobile router as the home agent knows it.
+type peer struct {
+	name     string
+	prefixes []netip.Prefix // immutable after SetPeer
+
+	sess atomic.Pointer[keyState]
+
+	mu    sync.Mutex // serialises inserts into paths and rebuilds of live
+	paths atomic.Pointer[map[paths.BID]*peerPath]
+	live  atomic.Pointer[[]paths.BID] // BIDs with a known endpoint, sorted
+}
+
+// peerPath is one of a peer's paths: where to send its downlink traffic.
+type peerPath struct {
+	bid paths.BID
+
+	mu   sync.Mutex // guards ep and conn
+	ep   netip.AddrPort
+	conn int // index into Agent.conns
+
+	lastRecv atomic.Int64
+	stats    counters
+}
+
+// NewAgent returns an Agent for opts. Declare the mobile routers with
+// SetPeer, install their keys with SetSession, and start it with Run.
+func NewAgent(opts AgentOptions) (*Agent, error) {
+	if opts.TUN == nil {
+		return nil, errors.New("tunnel: AgentOptions.TUN is required")
+	}
+	if len(opts.Conns) == 0 {
+		return nil, errors.New("tunnel: AgentOptions.Conns is empty")
+	}
+	mtu, err := opts.TUN.MTU()
+	if err != nil {
+		return nil, fmt.Errorf("tun mtu: %w", err)
+	}
+	a := &Agent{
+		log:     opts.Logger,
+		tun:     opts.TUN,
+		batch:   opts.TUN.BatchSize(),
+		bufSize: txOffset + mtu + frame.TagLen + 64,
+		peers:   make(map[string]*peer),
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.log = a.log.With("component", "tunnel")
+	for i, c := range opts.Conns {
+		a.conns = append(a.conns, &agentConn{Conn: c, idx: i})
+	}
+	a.flows.init(opts.FlowSlots)
+	a.snap.Store(&agentSnap{})
+	return a, nil
+}
+
+// SetPeer declares (or redeclares) the mobile router name and the prefixes
+// its traffic may come from and go to.
+func (a *Agent) SetPeer(name string, prefixes []netip.Prefix) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pe := a.peers[name]
+	if pe == nil {
+		pe = &peer{name: name}
+		m := map[paths.BID]*peerPath{}
+		pe.paths.Store(&m)
+		pe.live.Store(new([]paths.BID))
+		a.peers[name] = pe
+	}
+	pe.prefixes = slices.Clone(prefixes)
+	a.rebuildLocked()
+}
+
+// SetSession installs the keys of a new signaling session of the mobile
+// router name, replacing its previous session.
+func (a *Agent) SetSession(name string, s Session) error {
+	ks, err := newKeyState(s)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pe := a.peers[name]
+	if pe == nil {
+		return fmt.Errorf("tunnel: unknown mobile router %q", name)
+	}
+	pe.sess.Store(ks)
+	a.rebuildLocked()
+	a.log.Info("session installed", "mr", name, "generation", s.Generation, "local_index", s.LocalIndex)
+	return nil
+}
+
+// EndSession removes the session of name whose receiver index is
+// localIndex, if it is still the current one.
+func (a *Agent) EndSession(name string, localIndex uint32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pe := a.peers[name]
+	if pe == nil {
+		return
+	}
+	if ks := pe.sess.Load(); ks != nil && ks.LocalIndex == localIndex {
+		pe.sess.Store(nil)
+		a.rebuildLocked()
+		a.log.Info("session ended", "mr", name, "local_index", localIndex)
+	}
+}
+
+func (a *Agent) rebuildLocked() {
+	s := &agentSnap{byIndex: make(map[uint32]*peer)}
+	var routes []prefixEntry
+	for _, pe := range a.peers {
+		if ks := pe.sess.Load(); ks != nil {
+			s.byIndex[ks.LocalIndex] = pe
+		}
+		for _, p := range pe.prefixes {
+			routes = append(routes, prefixEntry{p, pe})
+		}
+	}
+	s.routes = newPrefixTable(routes)
+	a.snap.Store(s)
+}
+
+// Run moves packets until ctx is done or the TUN fails, then closes the TUN
+// and every Conn and waits for all loops. It returns nil on cancellation.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := a.readLoop(); err != nil {
+			cancel(err)
+		}
+	})
+	for _, c := range a.conns {
+		wg.Go(func() { a.recvLoop(c) })
+	}
+	<-ctx.Done()
+	a.tun.Close()
+	for _, c := range a.conns {
+		c.writeMu.Lock()
+		c.Close()
+		c.writeMu.Unlock()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// recvLoop is the uplink pipeline of one listening socket.
+func (a *Agent) recvLoop(c *agentConn) {
+	bs := c.BatchSize()
+	bufs := make([][]byte, bs)
+	for i := range bufs {
+		bufs[i] = make([]byte, paths.MaxDatagram)
+	}
+	sizes := make([]int, bs)
+	eps := make([]netip.AddrPort, bs)
+	rs := &agentRx{
+		out:     make([][]byte, 0, bs),
+		replies: make([]reply, 0, bs),
+		kaBuf:   make([]byte, bs*(frame.HeaderLen+frame.TagLen)),
+	}
+	for {
+		n, err := c.Read(bufs, sizes, eps)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			a.drops.add(DropBadFrame, 1)
+			if n == 0 {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+		}
+		a.openBatch(c, bufs[:n], sizes[:n], eps[:n], rs)
+		if len(rs.out) > 0 {
+			if _, err := a.tun.Write(rs.out, rxOffset); err != nil {
+				a.drops.add(DropTUNError, len(rs.out))
+			}
+		}
+		for _, rp := range rs.replies {
+			rs.one[0] = rp.dg
+			if err := c.write(rs.one[:], rp.ep); err != nil {
+				a.drops.add(DropSendError, 1)
+			}
+		}
+	}
+}
+
+// agentRx is one receive loop's scratch space.
+type agentRx struct {
+	ip      classifier.Parsed
+	out     [][]byte
+	replies []reply
+	kaBuf   []byte
+	one     [1][]byte
+}
+
+type reply struct {
+	dg []byte
+	ep netip.AddrPort
+}
+
+// openBatch authenticates and authorizes one read's datagrams, filling
+// rs.out with inner packets for the TUN and rs.replies with keepalive
+// answers.
+func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.AddrPort, rs *agentRx) {
+	rs.out, rs.replies = rs.out[:0], rs.replies[:0]
+	snap := a.snap.Load()
+	now := time.Now().UnixNano()
+	for i, b := range bufs {
+		dg := b[:sizes[i]]
+		h, err := frame.Parse(dg)
+		if err != nil {
+			a.drops.add(DropBadFrame, 1)
+			continue
+		}
+		pe := snap.byIndex[h.Receiver]
+		var ks *keyState
+		if pe != nil {
+			ks = pe.sess.Load()
+		}
+		if ks == nil || ks.LocalIndex != h.Receiver {
+			a.drops.add(DropUnknownReceiver, 1)
+			continue
+		}
+		pt, err := ks.recv.Open(dg, h.BID, h.Counter)
+		if err != nil {
+			a.drops.add(DropAuth, 1)
+			continue
+		}
+		bk := ks.bid(h.BID)
+		if !bk.accept(h.Counter) {
+			a.drops.add(DropReplay, 1)
+			continue
+		}
+		if h.Type == frame.TypeData {
+			if !rs.ip.Decode(pt) {
+				a.drops.add(DropBadInner, 1)
+				continue
+			}
+			if !pe.owns(rs.ip.Src) {
+				a.drops.add(DropUnauthorized, 1)
+				continue
+			}
+		}
+		// Authenticated (and, for data, authorized): only now learn the
+		// endpoint of this path.
+		pp := pe.path(h.BID)
+		pp.learn(pe, eps[i], c.idx, a.log)
+		pp.lastRecv.Store(now)
+		pp.stats.rxPackets.Add(1)
+		pp.stats.rxBytes.Add(uint64(len(dg)))
+		if h.Type == frame.TypeKeepalive {
+			pp.stats.keepalivesRx.Add(1)
+			if len(rs.replies) < cap(rs.replies) {
+				k := len(rs.replies) * (frame.HeaderLen + frame.TagLen)
+				kb := rs.kaBuf[k : k+frame.HeaderLen+frame.TagLen]
+				rh := frame.Header{Type: frame.TypeKeepalive, BID: h.BID, Receiver: ks.PeerIndex, Counter: bk.counter.Add(1) - 1}
+				rh.Put(kb)
+				rs.replies = append(rs.replies, reply{ks.send.Seal(kb, 0, h.BID, rh.Counter), eps[i]})
+				pp.stats.keepalivesTx.Add(1)
+				pp.stats.txPackets.Add(1)
+				pp.stats.txBytes.Add(uint64(len(kb)))
+			}
+			continue
+		}
+		a.flows.put(rs.ip.SymmetricHash(), h.BID)
+		rs.out = append(rs.out, b[:rxOffset+len(pt)])
+	}
+}
+
+// owns reports whether addr is inside one of the peer's prefixes.
+func (pe *peer) owns(addr netip.Addr) bool {
+	for _, p := range pe.prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// path returns the peer's path b, creating it on first authenticated use.
+func (pe *peer) path(b paths.BID) *peerPath {
+	if pp := (*pe.paths.Load())[b]; pp != nil {
+		return pp
+	}
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	old := *pe.paths.Load()
+	if pp := old[b]; pp != nil {
+		return pp
+	}
+	m := maps.Clone(old)
+	pp := &peerPath{bid: b, conn: -1}
+	m[b] = pp
+	pe.paths.Store(&m)
+	return pp
+}
+
+// learn records ep (on socket conn) as the path's endpoint if it changed.
+func (pp *peerPath) learn(pe *peer, ep netip.AddrPort, conn int, log *slog.Logger) {
+	pp.mu.Lock()
+	changed := pp.ep != ep || pp.conn != conn
+	if changed {
+		pp.ep, pp.conn = ep, conn
+	}
+	pp.mu.Unlock()
+	if !changed {
+		return
+	}
+	log.Info("path endpoint", "mr", pe.name, "bid", pp.bid, "endpoint", ep)
+	pe.mu.Lock()
+	live := make([]paths.BID, 0, len(*pe.paths.Load()))
+	for b, p := range *pe.paths.Load() {
+		p.mu.Lock()
+		if p.conn >= 0 {
+			live = append(live, b)
+		}
+		p.mu.Unlock()
+	}
+	slices.Sort(live)
+	pe.live.Store(&live)
+	pe.mu.Unlock()
+}
+
+func (pp *peerPath) endpoint() (netip.AddrPort, int) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return pp.ep, pp.conn
+}
+
+// readLoop is the downlink pipeline: TUN → MR → path → seal → sockets.
+func (a *Agent) readLoop() error {
+	bufs := make([][]byte, a.batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, a.bufSize)
+	}
+	sizes := make([]int, a.batch)
+	tx := &agentTx{groups: make([]txGroup, 0, 16)}
+	for {
+		n, err := a.tun.Read(bufs, sizes, txOffset)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			if errors.Is(err, wgtun.ErrTooManySegments) {
+				a.drops.add(DropTUNError, 1)
+				continue
+			}
+			if n == 0 {
+				return fmt.Errorf("tun read: %w", err)
+			}
+		}
+		a.sealBatch(bufs[:n], sizes[:n], tx)
+		a.flush(tx)
+	}
+}
+
+// agentTx is the downlink loop's scratch space: datagrams grouped by
+// (socket, endpoint) so each group is one Write.
+type agentTx struct {
+	ip     classifier.Parsed
+	groups []txGroup
+}
+
+type txGroup struct {
+	conn  int
+	ep    netip.AddrPort
+	pp    *peerPath
+	dgs   [][]byte
+	bytes int
+}
+
+func (tx *agentTx) group(conn int, ep netip.AddrPort, pp *peerPath, batch int) *txGroup {
+	for i := range tx.groups {
+		if g := &tx.groups[i]; g.conn == conn && g.ep == ep {
+			return g
+		}
+	}
+	if len(tx.groups) < cap(tx.groups) {
+		tx.groups = tx.groups[:len(tx.groups)+1]
+	} else {
+		tx.groups = append(tx.groups, txGroup{}) // more endpoints in one batch than ever before
+	}
+	g := &tx.groups[len(tx.groups)-1]
+	g.conn, g.ep, g.pp, g.bytes = conn, ep, pp, 0
+	if g.dgs == nil {
+		g.dgs = make([][]byte, 0, batch)
+	}
+	g.dgs = g.dgs[:0]
+	return g
+}
+
+func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
+	snap := a.snap.Load()
+	for i, b := range bufs {
+		if txOffset+sizes[i]+frame.TagLen > len(b) {
+			a.drops.add(DropBadInner, 1)
+			continue
+		}
+		pkt := b[txOffset : txOffset+sizes[i]]
+		if !tx.ip.Decode(pkt) {
+			a.drops.add(DropBadInner, 1)
+			continue
+		}
+		pe := snap.routes.lookup(tx.ip.Dst)
+		if pe == nil {
+			a.drops.add(DropNoRoute, 1)
+			continue
+		}
+		ks := pe.sess.Load()
+		if ks == nil {
+			a.drops.add(DropNoSession, 1)
+			continue
+		}
+		hash := tx.ip.SymmetricHash()
+		var pp *peerPath
+		if bid := a.flows.get(hash); bid != 0 {
+			pp = (*pe.paths.Load())[bid]
+		}
+		ep, conn := netip.AddrPort{}, -1
+		if pp != nil {
+			ep, conn = pp.endpoint()
+		}
+		if conn < 0 {
+			bid := classifier.Pick(hash, *pe.live.Load())
+			if bid == 0 {
+				a.drops.add(DropNoPath, 1)
+				continue
+			}
+			pp = (*pe.paths.Load())[bid]
+			ep, conn = pp.endpoint()
+		}
+		h := frame.Header{Type: frame.TypeData, BID: pp.bid, Receiver: ks.PeerIndex}
+		h.Counter = ks.bid(pp.bid).counter.Add(1) - 1
+		fb := b[txOffset-frame.HeaderLen:]
+		h.Put(fb)
+		dg := ks.send.Seal(fb, sizes[i], pp.bid, h.Counter)
+		g := tx.group(conn, ep, pp, len(bufs))
+		g.dgs = append(g.dgs, dg)
+		g.bytes += len(dg)
+	}
+}
+
+func (a *Agent) flush(tx *agentTx) {
+	for i := range tx.groups {
+		g := &tx.groups[i]
+		if err := a.conns[g.conn].write(g.dgs, g.ep); err != nil {
+			a.drops.add(DropSendError, len(g.dgs))
+		} else {
+			g.pp.stats.txPackets.Add(uint64(len(g.dgs)))
+			g.pp.stats.txBytes.Add(uint64(g.bytes))
+		}
+		g.dgs, g.pp = g.dgs[:0], nil
+	}
+	tx.groups = tx.groups[:0]
+}
+
+// AgentStats is a snapshot of an Agent's counters.
+type AgentStats struct {
+	Peers []AgentPeerStats  `json:"mobile_routers"`
+	Drops map[string]uint64 `json:"drops"`
+}
+
+// AgentPeerStats is one mobile router's view at the home agent.
+type AgentPeerStats struct {
+	Name    string      `json:"name"`
+	Session bool        `json:"session"`
+	Paths   []PathStats `json:"paths"`
+}
+
+// Stats returns a snapshot of the counters, peers sorted by name and paths
+// by BID.
+func (a *Agent) Stats() AgentStats {
+	a.mu.Lock()
+	peers := slices.Collect(maps.Values(a.peers))
+	a.mu.Unlock()
+	slices.SortFunc(peers, func(x, y *peer) int {
+		if x.name < y.name {
+			return -1
+		}
+		if x.name > y.name {
+			return 1
+		}
+		return 0
+	})
+	st := AgentStats{Drops: a.drops.snapshot()}
+	for _, pe := range peers {
+		ps := AgentPeerStats{Name: pe.name, Session: pe.sess.Load() != nil}
+		for _, pp := range *pe.paths.Load() {
+			ep, conn := pp.endpoint()
+			s := PathStats{BID: uint16(pp.bid), Name: pe.name, Up: conn >= 0}
+			if conn >= 0 {
+				s.Endpoint = ep.String()
+			}
+			pp.stats.fill(&s)
+			ps.Paths = append(ps.Paths, s)
+		}
+		slices.SortFunc(ps.Paths, func(x, y PathStats) int { return int(x.BID) - int(y.BID) })
+		st.Peers = append(st.Peers, ps)
+	}
+	return st
+}
+
+// Drops returns the count of packets dropped for reason r.
+func (a *Agent) Drops(reason DropReason) uint64 { return a.drops[reason].Load() }

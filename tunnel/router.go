@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	wgtun "golang.zx2c4.com/wireguard/tun"
+
+	"monami/classifier"
+	"monami/paths"
+	"monami/tunnel/frame"
+)
+
+const (
+	// txOffset is where the TUN reads each packet into its buffer: room for
+	// the frame header in front (and for the TUN's virtio header on writes).
+	txOffset = 32
+	// rxOffset is where the inner packet starts in a received datagram, and
+	// the offset the TUN writes from (it needs at least 10 bytes in front).
+	rxOffset = frame.HeaderLen
+	// probeInterval is how often an unconfirmed path sends keepalives.
+	probeInterval = time.Second
+)
+
+// RouterOptions configures a [Router]. The zero value is not usable: TUN is
+// required.
+type RouterOptions struct {
+	// Logger receives lifecycle logs; nil discards them.
+	Logger *slog.Logger
+	// TUN is the device the router captures traffic on. Run takes
+	// ownership and closes it.
+	TUN wgtun.Device
+	// Keepalive is how often an idle path sends an authenticated keepalive
+	// to the home agent (which answers it). Zero means 10 s.
+	Keepalive time.Duration
+}
+
+// Router is the mobile router's data plane: TUN ↔ per-uplink paths.
+type Router struct {
+	// Immutable after NewRouter.
+	log       *slog.Logger
+	tun       wgtun.Device
+	keepalive time.Duration
+	batch     int
+	bufSize   int
+
+	// Published snapshots, read once per batch by the data-plane loops.
+	paths atomic.Pointer[pathSet]
+	sess  atomic.Pointer[keyState]
+
+	mu      sync.Mutex // guards the fields below and serialises path-set changes
+	all     map[paths.BID]*path
+	running bool
+	closed  bool // Run is shutting down: AddPath refuses
+
+	wg    sync.WaitGroup // path receive loops
+	kick  chan struct{}  // wakes the keepalive loop
+	drops drops
+}
+
+// pathSet is an immutable snapshot of the live paths, sorted by BID.
+type pathSet struct {
+	paths []*path
+	bids  []paths.BID // bids[i] == paths[i].bid
+}
+
+// path is one uplink: its socket and the home agent's endpoint for it.
+type path struct {
+	bid    paths.BID
+	name   string
+	conn   paths.Conn
+	remote netip.AddrPort
+
+	writeMu sync.Mutex // serialises conn.Write (data from the reader, keepalives from the timer)
+
+	lastSend  atomic.Int64 // unix ns of the last send on this path
+	lastRecv  atomic.Int64 // unix ns of the last authenticated receive
+	confirmed atomic.Bool  // an authenticated packet came back in the current session
+	stats     counters
+	done      chan struct{} // closed when recvLoop returns
+}
+
+// NewRouter returns a Router for opts. Add paths with AddPath, install keys
+// with SetSession, and start it with Run.
+func NewRouter(opts RouterOptions) (*Router, error) {
+	if opts.TUN == nil {
+		return nil, errors.New("tunnel: RouterOptions.TUN is required")
+	}
+	mtu, err := opts.TUN.MTU()
+	if err != nil {
+		return nil, fmt.Errorf("tun mtu: %w", err)
+	}
+	r := &Router{
+		log:       opts.Logger,
+		tun:       opts.TUN,
+		keepalive: opts.Keepalive,
+		batch:     opts.TUN.BatchSize(),
+		bufSize:   txOffset + mtu + frame.TagLen + 64,
+		all:       make(map[paths.BID]*path),
+		kick:      make(chan struct{}, 1),
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.log = r.log.With("component", "tunnel")
+	if r.keepalive <= 0 {
+		r.keepalive = 10 * time.Second
+	}
+	r.paths.Store(&pathSet{})
+	return r, nil
+}
+
+// AddPath adds the uplink bid, sending to the home agent at remote over conn,
+// and starts its receive loop. The Router owns conn from now on. It is an
+// error to add a BID twice.
+func (r *Router) AddPath(bid paths.BID, name string, conn paths.Conn, remote netip.AddrPort) error {
+	if bid == 0 {
+		return errors.New("tunnel: BID 0 is reserved")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if _, ok := r.all[bid]; ok {
+		return fmt.Errorf("tunnel: path %d exists", bid)
+	}
+	p := &path{bid: bid, name: name, conn: conn, remote: remote, done: make(chan struct{})}
+	r.all[bid] = p
+	r.publishLocked()
+	r.wg.Go(func() { r.recvLoop(p) })
+	r.log.Info("path added", "bid", bid, "iface", name, "remote", remote)
+	r.poke()
+	return nil
+}
+
+// RemovePath closes the path bid and waits for its receive loop. Its flows
+// move to the remaining paths with the next batch.
+func (r *Router) RemovePath(bid paths.BID) {
+	r.mu.Lock()
+	p := r.all[bid]
+	delete(r.all, bid)
+	r.publishLocked()
+	r.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.writeMu.Lock() // no Write in flight after this
+	p.conn.Close()
+	p.writeMu.Unlock()
+	<-p.done
+	r.log.Info("path removed", "bid", bid, "iface", p.name)
+}
+
+func (r *Router) publishLocked() {
+	ps := &pathSet{}
+	for _, p := range r.all {
+		ps.paths = append(ps.paths, p)
+	}
+	slices.SortFunc(ps.paths, func(a, b *path) int { return int(a.bid) - int(b.bid) })
+	for _, p := range ps.paths {
+		ps.bids = append(ps.bids, p.bid)
+	}
+	r.paths.Store(ps)
+}
+
+// SetSession installs the keys of a new signaling session; the previous
+// session's packets are refused from now on. Every path re-confirms itself
+// with keepalives at once.
+func (r *Router) SetSession(s Session) error {
+	ks, err := newKeyState(s)
+	if err != nil {
+		return err
+	}
+	r.sess.Store(ks)
+	for _, p := range r.paths.Load().paths {
+		p.confirmed.Store(false)
+	}
+	r.log.Info("session installed", "generation", s.Generation, "local_index", s.LocalIndex, "peer_index", s.PeerIndex, "suite", s.Suite)
+	r.poke()
+	return nil
+}
+
+// ClearSession drops the keys; traffic is dropped (DropNoSession) until the
+// next SetSession.
+func (r *Router) ClearSession() { r.sess.Store(nil) }
+
+func (r *Router) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run moves packets until ctx is done or the TUN fails, then closes the TUN
+// and every path and waits for all loops. It returns nil on cancellation.
+func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.running {
+		r.mu.Unlock()
+		return errors.New("tunnel: Run called twice")
+	}
+	r.running = true
+	r.mu.Unlock()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	var loops sync.WaitGroup
+	loops.Go(func() {
+		if err := r.readLoop(); err != nil {
+			cancel(err)
+		}
+	})
+	loops.Go(func() { r.keepaliveLoop(ctx) })
+
+	<-ctx.Done()
+	r.tun.Close() // unblocks readLoop
+	r.mu.Lock()
+	r.closed = true
+	bids := slices.Collect(maps.Keys(r.all))
+	r.mu.Unlock()
+	for _, b := range bids {
+		r.RemovePath(b)
+	}
+	cancel(nil)
+	loops.Wait()
+	r.wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// readLoop is the uplink pipeline: TUN → classify → seal → paths.
+func (r *Router) readLoop() error {
+	bufs := make([][]byte, r.batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, r.bufSize)
+	}
+	sizes := make([]int, r.batch)
+	var outs [][][]byte
+	var p classifier.Parsed
+	for {
+		n, err := r.tun.Read(bufs, sizes, txOffset)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			if errors.Is(err, wgtun.ErrTooManySegments) {
+				r.drops.add(DropTUNError, 1)
+				continue
+			}
+			if n == 0 {
+				return fmt.Errorf("tun read: %w", err)
+			}
+		}
+		ps := r.paths.Load()
+		if len(outs) < len(ps.paths) {
+			outs = make([][][]byte, len(ps.paths))
+			for i := range outs {
+				outs[i] = make([][]byte, 0, r.batch)
+			}
+		}
+		r.sealBatch(ps, bufs[:n], sizes[:n], outs, &p)
+		now := time.Now().UnixNano()
+		for i, o := range outs[:len(ps.paths)] {
+			if len(o) > 0 {
+				ps.paths[i].send(o, now, &r.drops)
+				outs[i] = o[:0]
+			}
+		}
+	}
+}
+
+// sealBatch frames and seals each packet of bufs in place and appends the
+// datagram to outs[i] for the path ps.paths[i] chosen for its flow.
+func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]byte, p *classifier.Parsed) {
+	ks := r.sess.Load()
+	if ks == nil {
+		r.drops.add(DropNoSession, len(bufs))
+		return
+	}
+	if len(ps.paths) == 0 {
+		r.drops.add(DropNoPath, len(bufs))
+		return
+	}
+	for i, b := range bufs {
+		if txOffset+sizes[i]+frame.TagLen > len(b) {
+			r.drops.add(DropBadInner, 1) // larger than the TUN's MTU: cannot happen with a sane TUN
+			continue
+		}
+		pkt := b[txOffset : txOffset+sizes[i]]
+		if !p.Decode(pkt) {
+			r.drops.add(DropBadInner, 1)
+			continue
+		}
+		bid := classifier.Pick(p.Hash(), ps.bids)
+		j := slices.Index(ps.bids, bid)
+		h := frame.Header{Type: frame.TypeData, BID: bid, Receiver: ks.PeerIndex}
+		h.Counter = ks.bid(bid).counter.Add(1) - 1
+		fb := b[txOffset-frame.HeaderLen:]
+		h.Put(fb)
+		outs[j] = append(outs[j], ks.send.Seal(fb, sizes[i], bid, h.Counter))
+	}
+}
+
+// send writes dgs to the home agent over p and counts them.
+func (p *path) send(dgs [][]byte, now int64, d *drops) {
+	var bytes int
+	for _, b := range dgs {
+		bytes += len(b)
+	}
+	p.writeMu.Lock()
+	err := p.conn.Write(dgs, p.remote)
+	p.writeMu.Unlock()
+	if err != nil {
+		d.add(DropSendError, len(dgs))
+		return
+	}
+	p.stats.txPackets.Add(uint64(len(dgs)))
+	p.stats.txBytes.Add(uint64(bytes))
+	p.lastSend.Store(now)
+}
+
+// recvLoop is the downlink pipeline of one path: socket → open → TUN.
+func (r *Router) recvLoop(p *path) {
+	defer close(p.done)
+	bs := p.conn.BatchSize()
+	bufs := make([][]byte, bs)
+	for i := range bufs {
+		bufs[i] = make([]byte, paths.MaxDatagram)
+	}
+	sizes := make([]int, bs)
+	eps := make([]netip.AddrPort, bs)
+	wbufs := make([][]byte, 0, bs)
+	var ip classifier.Parsed
+	for {
+		n, err := p.conn.Read(bufs, sizes, eps)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			r.drops.add(DropBadFrame, 1)
+			if n == 0 {
+				time.Sleep(time.Millisecond) // a persistent socket error must not spin
+				continue
+			}
+		}
+		wbufs = r.openBatch(p, bufs[:n], sizes[:n], wbufs[:0], &ip)
+		if len(wbufs) > 0 {
+			if _, err := r.tun.Write(wbufs, rxOffset); err != nil {
+				r.drops.add(DropTUNError, len(wbufs))
+			}
+		}
+	}
+}
+
+// openBatch authenticates the datagrams of one read and returns the inner
+// packets to write to the TUN (appended to out, each at offset rxOffset).
+func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip *classifier.Parsed) [][]byte {
+	ks := r.sess.Load()
+	var rx, rxBytes, ka uint64
+	for i, b := range bufs {
+		dg := b[:sizes[i]]
+		h, err := frame.Parse(dg)
+		if err != nil {
+			r.drops.add(DropBadFrame, 1)
+			continue
+		}
+		if ks == nil || h.Receiver != ks.LocalIndex {
+			r.drops.add(DropUnknownReceiver, 1)
+			continue
+		}
+		if h.BID != p.bid {
+			r.drops.add(DropBIDMismatch, 1)
+			continue
+		}
+		pt, err := ks.recv.Open(dg, h.BID, h.Counter)
+		if err != nil {
+			r.drops.add(DropAuth, 1)
+			continue
+		}
+		if !ks.bid(h.BID).accept(h.Counter) {
+			r.drops.add(DropReplay, 1)
+			continue
+		}
+		rx++
+		rxBytes += uint64(len(dg))
+		if h.Type == frame.TypeKeepalive {
+			ka++
+			continue
+		}
+		if !ip.Decode(pt) {
+			r.drops.add(DropBadInner, 1)
+			continue
+		}
+		out = append(out, b[:rxOffset+len(pt)])
+	}
+	if rx > 0 {
+		p.stats.rxPackets.Add(rx)
+		p.stats.rxBytes.Add(rxBytes)
+		p.stats.keepalivesRx.Add(ka)
+		p.lastRecv.Store(time.Now().UnixNano())
+		p.confirmed.Store(true)
+	}
+	return out
+}
+
+// keepaliveLoop sends a keepalive on every path that is unconfirmed (each
+// probeInterval) or idle (each Keepalive), so the home agent learns and
+// keeps each path's endpoint and the router learns which paths work.
+func (r *Router) keepaliveLoop(ctx context.Context) {
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	buf := make([]byte, frame.HeaderLen+frame.TagLen)
+	dg := [][]byte{nil}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-r.kick:
+		}
+		ks := r.sess.Load()
+		if ks == nil {
+			continue
+		}
+		now := time.Now().UnixNano()
+		for _, p := range r.paths.Load().paths {
+			idle := now-p.lastSend.Load() >= int64(r.keepalive)
+			if p.confirmed.Load() && !idle {
+				continue
+			}
+			h := frame.Header{Type: frame.TypeKeepalive, BID: p.bid, Receiver: ks.PeerIndex}
+			h.Counter = ks.bid(p.bid).counter.Add(1) - 1
+			h.Put(buf)
+			dg[0] = ks.send.Seal(buf, 0, p.bid, h.Counter)
+			p.send(dg, now, &r.drops)
+			p.stats.keepalivesTx.Add(1)
+		}
+	}
+}
+
+// RouterStats is a snapshot of a Router's counters.
+type RouterStats struct {
+	Paths []PathStats       `json:"paths"`
+	Drops map[string]uint64 `json:"drops"`
+}
+
+// Stats returns a snapshot of the counters, paths sorted by BID.
+func (r *Router) Stats() RouterStats {
+	ps := r.paths.Load()
+	st := RouterStats{Drops: r.drops.snapshot()}
+	for _, p := range ps.paths {
+		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.confirmed.Load()}
+		p.stats.fill(&s)
+		st.Paths = append(st.Paths, s)
+	}
+	return st
+}
+
+// Drops returns the count of packets dropped for reason r.
+func (r *Router) Drops(reason DropReason) uint64 { return r.drops[reason].Load() }

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+
+package tunnel
+
+import (
+	"errors"
+	"sync/atomic"
+)
+
+// ErrClosed is returned by operations on an engine that is shutting down.
+var ErrClosed = errors.New("tunnel: engine closed")
+
+// DropReason says why the data plane dropped a packet.
+type DropReason uint8
+
+// Drop reasons. Keep dropReasonNames in step.
+const (
+	DropBadFrame        DropReason = iota // datagram too short, unknown type or zero BID
+	DropUnknownReceiver                   // receiver index names no live session
+	DropBIDMismatch                       // frame's BID is not the path it arrived on
+	DropAuth                              // AEAD open failed: forged, corrupted or stale key
+	DropReplay                            // counter seen before or older than the window
+	DropBadInner                          // inner packet is not a valid IPv4/IPv6 packet
+	DropUnauthorized                      // inner source outside the MR's prefixes (HA)
+	DropNoSession                         // no signaling session (keys) yet
+	DropNoPath                            // no live path, or no endpoint known for any path
+	DropNoRoute                           // destination belongs to no mobile router (HA)
+	DropSendError                         // the socket refused the datagram
+	DropTUNError                          // reading or writing the TUN failed
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{
+	"bad_frame", "unknown_receiver", "bid_mismatch", "auth", "replay", "bad_inner",
+	"unauthorized_source", "no_session", "no_path", "no_route", "send_error", "tun_error",
+}
+
+// String returns the snake_case name used in metrics.
+func (r DropReason) String() string {
+	if r < numDropReasons {
+		return dropReasonNames[r]
+	}
+	return "unknown"
+}
+
+// DropReasons lists every reason, in order, for exporters.
+func DropReasons() []DropReason {
+	rs := make([]DropReason, numDropReasons)
+	for i := range rs {
+		rs[i] = DropReason(i)
+	}
+	return rs
+}
+
+// drops counts drops by reason. The zero value is ready to use.
+type drops [numDropReasons]atomic.Uint64
+
+func (d *drops) add(r DropReason, n int) { d[r].Add(uint64(n)) }
+
+func (d *drops) snapshot() map[string]uint64 {
+	m := make(map[string]uint64, numDropReasons)
+	for i := range d {
+		m[DropReason(i).String()] = d[i].Load()
+	}
+	return m
+}
+
+// counters are one path's traffic counters, updated once per batch.
+type counters struct {
+	txPackets, txBytes atomic.Uint64
+	rxPackets, rxBytes atomic.Uint64
+	keepalivesTx       atomic.Uint64
+	keepalivesRx       atomic.Uint64
+}
+
+// PathStats is a snapshot of one path's counters, as seen by one side.
+type PathStats struct {
+	BID          uint16 `json:"bid"`
+	Name         string `json:"name,omitempty"`     // uplink name (MR) or peer name (HA)
+	Endpoint     string `json:"endpoint,omitempty"` // remote endpoint
+	Up           bool   `json:"up"`                 // MR: an authenticated packet came back; HA: endpoint known
+	TxPackets    uint64 `json:"tx_packets"`
+	TxBytes      uint64 `json:"tx_bytes"`
+	RxPackets    uint64 `json:"rx_packets"`
+	RxBytes      uint64 `json:"rx_bytes"`
+	KeepalivesTx uint64 `json:"keepalives_tx"`
+	KeepalivesRx uint64 `json:"keepalives_rx"`
+}
+
+func (c *counters) fill(s *PathStats) {
+	s.TxPackets = c.txPackets.Load()
+	s.TxBytes = c.txBytes.Load()
+	s.RxPackets = c.rxPackets.Load()
+	s.RxBytes = c.rxBytes.Load()
+	s.KeepalivesTx = c.keepalivesTx.Load()
+	s.KeepalivesRx = c.keepalivesRx.Load()
+}
