@@ -129,6 +129,11 @@ func (d *Device) configure(opts Options) error {
 			return fmt.Errorf("tun %s: add address %s: %w", d.name, p, err)
 		}
 	}
+	// No IPv6 link-local address: the tunnel is point-to-point, and a
+	// link-local address only makes the kernel send router solicitations
+	// and MLD reports into it, which the peer would have to drop. Kernels
+	// without IPv6 refuse this; that is fine.
+	netlink.LinkSetIP6AddrGenMode(link, 1 /* IN6_ADDR_GEN_MODE_NONE */)
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("tun %s: set up: %w", d.name, err)
 	}

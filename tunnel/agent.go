@@ -46,6 +46,7 @@ type Agent struct {
 	batch   int
 	bufSize int
 	flows   flowTable
+	dropLog *dropLog
 
 	snap atomic.Pointer[agentSnap] // read once per batch
 
@@ -124,6 +125,7 @@ func NewAgent(opts AgentOptions) (*Agent, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	a.log = a.log.With("component", "tunnel")
+	a.dropLog = newDropLog(a.log)
 	for i, c := range opts.Conns {
 		a.conns = append(a.conns, &agentConn{Conn: c, idx: i})
 	}
@@ -321,6 +323,7 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 			}
 			if !pe.owns(rs.ip.Src) {
 				a.drops.add(DropUnauthorized, 1)
+				a.dropLog.packet(DropUnauthorized, &rs.ip)
 				continue
 			}
 		}
@@ -484,9 +487,14 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 			a.drops.add(DropBadInner, 1)
 			continue
 		}
+		if linkScoped(&tx.ip) {
+			a.drops.add(DropLinkLocal, 1)
+			continue
+		}
 		pe := snap.routes.lookup(tx.ip.Dst)
 		if pe == nil {
 			a.drops.add(DropNoRoute, 1)
+			a.dropLog.packet(DropNoRoute, &tx.ip)
 			continue
 		}
 		ks := pe.sess.Load()

@@ -65,9 +65,10 @@ type Router struct {
 	running bool
 	closed  bool // Run is shutting down: AddPath refuses
 
-	wg    sync.WaitGroup // path receive loops
-	kick  chan struct{}  // wakes the keepalive loop
-	drops drops
+	wg      sync.WaitGroup // path receive loops
+	kick    chan struct{}  // wakes the keepalive loop
+	drops   drops
+	dropLog *dropLog
 }
 
 // pathSet is an immutable snapshot of the live paths, sorted by BID.
@@ -115,6 +116,7 @@ func NewRouter(opts RouterOptions) (*Router, error) {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	r.log = r.log.With("component", "tunnel")
+	r.dropLog = newDropLog(r.log)
 	if r.keepalive <= 0 {
 		r.keepalive = 10 * time.Second
 	}
@@ -303,6 +305,10 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 		pkt := b[txOffset : txOffset+sizes[i]]
 		if !p.Decode(pkt) {
 			r.drops.add(DropBadInner, 1)
+			continue
+		}
+		if linkScoped(p) {
+			r.drops.add(DropLinkLocal, 1)
 			continue
 		}
 		bid := classifier.Pick(p.Hash(), ps.bids)

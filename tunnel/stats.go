@@ -3,8 +3,15 @@
 package tunnel
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"monami/classifier"
 )
 
 // ErrClosed is returned by operations on an engine that is shutting down.
@@ -27,12 +34,13 @@ const (
 	DropNoRoute                           // destination belongs to no mobile router (HA)
 	DropSendError                         // the socket refused the datagram
 	DropTUNError                          // reading or writing the TUN failed
+	DropLinkLocal                         // link-scope or multicast packet from the TUN: never tunneled
 	numDropReasons
 )
 
 var dropReasonNames = [numDropReasons]string{
 	"bad_frame", "unknown_receiver", "bid_mismatch", "auth", "replay", "bad_inner",
-	"unauthorized_source", "no_session", "no_path", "no_route", "send_error", "tun_error",
+	"unauthorized_source", "no_session", "no_path", "no_route", "send_error", "tun_error", "link_local",
 }
 
 // String returns the snake_case name used in metrics.
@@ -94,4 +102,31 @@ func (c *counters) fill(s *PathStats) {
 	s.RxBytes = c.rxBytes.Load()
 	s.KeepalivesTx = c.keepalivesTx.Load()
 	s.KeepalivesRx = c.keepalivesRx.Load()
+}
+
+// dropLog logs dropped packets at debug level, at most a few per second
+// (the data plane never logs per packet without a limit).
+type dropLog struct {
+	log   *slog.Logger
+	limit rate.Sometimes
+}
+
+func newDropLog(log *slog.Logger) *dropLog {
+	return &dropLog{log: log, limit: rate.Sometimes{First: 10, Interval: time.Second}}
+}
+
+func (d *dropLog) packet(r DropReason, p *classifier.Parsed) {
+	if !d.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	d.limit.Do(func() {
+		d.log.Debug("packet dropped", "reason", r.String(), "src", p.Src, "dst", p.Dst, "proto", p.Proto, "sport", p.SrcPort, "dport", p.DstPort)
+	})
+}
+
+// linkScoped reports whether a packet read from the TUN must stay on its
+// link: multicast or link-local destinations, unspecified sources (the
+// kernel's MLD and router solicitations on a fresh interface).
+func linkScoped(p *classifier.Parsed) bool {
+	return p.Dst.IsMulticast() || p.Dst.IsLinkLocalUnicast() || p.Src.IsUnspecified() || p.Src.IsLinkLocalUnicast()
 }
