@@ -1,0 +1,307 @@
+//go:build netns
+
+// SPDX-License-Identifier: MIT
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"monami/cmd/internal/node"
+	"monami/testbed"
+	"monami/tunnel"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		fmt.Println("e2e: not root; namespace tests skipped")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "monami-e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	out, err := exec.Command("go", "build", "-o", dir+"/", "monami/cmd/monami-mr", "monami/cmd/monami-ha").CombinedOutput()
+	if err != nil {
+		fmt.Printf("e2e: build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one running topology with both daemons.
+type env struct {
+	topo   *testbed.Topology
+	mr, ha *testbed.Daemon
+	dir    string
+}
+
+func setup(t *testing.T, opts testbed.Options) *env {
+	t.Helper()
+	topo, err := testbed.Build(fmt.Sprintf("mnt%d-", os.Getpid()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := topo.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+	})
+	cfgs, err := testbed.NewConfigs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{topo: topo, dir: t.TempDir()}
+	e.ha, err = topo.Start(testbed.HA, filepath.Join(binDir, "monami-ha"), cfgs.HA, e.dir, testbed.HADebug, "-log-level", "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.ha.Stop() })
+	e.mr, err = topo.Start(testbed.MR, filepath.Join(binDir, "monami-mr"), cfgs.MR, e.dir, testbed.MRDebug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.mr.Stop()
+		if t.Failed() {
+			for _, d := range []*testbed.Daemon{e.mr, e.ha} {
+				b, _ := os.ReadFile(d.Log)
+				t.Logf("--- %s log ---\n%s", d.Role, b)
+			}
+		}
+	})
+	e.waitUp(t)
+	return e
+}
+
+func (e *env) mrStatus(t *testing.T) node.MobileRouterStatus {
+	t.Helper()
+	var st node.MobileRouterStatus
+	if err := e.topo.Status(testbed.MR, testbed.MRDebug, &st); err != nil {
+		t.Fatalf("mr status: %v", err)
+	}
+	return st
+}
+
+func (e *env) haStatus(t *testing.T) tunnel.AgentStats {
+	t.Helper()
+	var st tunnel.AgentStats
+	if err := e.topo.Status(testbed.HA, testbed.HADebug, &st); err != nil {
+		t.Fatalf("ha status: %v", err)
+	}
+	return st
+}
+
+func (e *env) waitUp(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		var st node.MobileRouterStatus
+		if e.topo.Status(testbed.MR, testbed.MRDebug, &st) == nil && st.Signaling.Connected && len(st.Tunnel.Paths) == 2 {
+			up := true
+			for _, p := range st.Tunnel.Paths {
+				up = up && p.Up
+			}
+			if up {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("session and paths not up within 15s")
+}
+
+// transfer sends n bytes over TCP from the LAN host to the server at addr
+// and checks they arrive byte-exact.
+func (e *env) transfer(t *testing.T, addr string, seed uint64, n int64) {
+	l, err := e.topo.Listen(testbed.Server, "tcp", addr)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer l.Close()
+	type res struct {
+		n   int64
+		sum [32]byte
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- res{err: err}
+			return
+		}
+		defer c.Close()
+		n, sum, err := testbed.ReceiveHashed(c)
+		got <- res{n, sum, err}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := e.topo.Dial(ctx, testbed.LAN, "tcp", addr)
+	if err != nil {
+		t.Errorf("dial %s: %v", addr, err)
+		return
+	}
+	defer c.Close()
+	sum, err := testbed.SendHashed(c, seed, n)
+	if err != nil {
+		t.Errorf("%s: %v", addr, err)
+		return
+	}
+	r := <-got
+	if r.err != nil || r.n != n || r.sum != sum {
+		t.Errorf("%s: server got %d bytes (err %v), hash match %v; sent %d", addr, r.n, r.err, r.sum == sum, n)
+	}
+}
+
+// TestTrafficOverTwoUplinks is the foundation's acceptance test: ping over
+// IPv4 and IPv6, a 100 MiB TCP transfer and a UDP stream byte-exact, and
+// both uplinks carrying flows.
+func TestTrafficOverTwoUplinks(t *testing.T) {
+	e := setup(t, testbed.Options{})
+
+	for _, a := range []string{testbed.ServerAddr4, testbed.ServerAddr6} {
+		if out, err := e.topo.Ping(testbed.LAN, a, 3); err != nil {
+			t.Fatalf("ping %s: %v\n%s", a, err, out)
+		}
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { e.transfer(t, net.JoinHostPort(testbed.ServerAddr4, "5001"), 1, 100<<20) })
+	for i := range 16 {
+		a := testbed.ServerAddr4
+		if i%2 == 1 {
+			a = testbed.ServerAddr6
+		}
+		wg.Go(func() { e.transfer(t, net.JoinHostPort(a, fmt.Sprint(6000+i)), uint64(100+i), 2<<20) })
+	}
+	wg.Wait()
+
+	for _, a := range []string{testbed.ServerAddr4, testbed.ServerAddr6} {
+		e.udpStream(t, a)
+	}
+
+	// Both uplinks carry flows, and each flow's return traffic (here its
+	// ACKs) comes back over the path it went up on.
+	st := e.mrStatus(t)
+	for _, p := range st.Tunnel.Paths {
+		if p.TxBytes < 1<<20 || p.RxPackets < 100 {
+			t.Errorf("path %d (%s) carried %d bytes up and %d packets down; both uplinks must carry flows", p.BID, p.Name, p.TxBytes, p.RxPackets)
+		}
+	}
+	for reason, n := range st.Tunnel.Drops {
+		if n > 0 && reason != "no_session" && reason != "link_local" { // kernel chatter before the session / on the TUN link
+			t.Errorf("mobile router dropped %d packets (%s)", n, reason)
+		}
+	}
+	for reason, n := range e.haStatus(t).Drops {
+		if n > 0 && reason != "link_local" {
+			t.Errorf("home agent dropped %d packets (%s)", n, reason)
+		}
+	}
+	t.Logf("paths: %+v", st.Tunnel.Paths)
+	t.Logf("mr drops: %v", st.Tunnel.Drops)
+	t.Logf("ha: %+v", e.haStatus(t))
+}
+
+// udpStream sends 5000 sequence-numbered datagrams at a paced rate and checks
+// that every one arrived intact, in a single flow.
+func (e *env) udpStream(t *testing.T, host string) {
+	addr := net.JoinHostPort(host, "7001")
+	srv, err := e.topo.ListenPacket(testbed.Server, "udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const count, size = 5000, 1200
+	done := make(chan [32]byte, 1)
+	go func() {
+		h := sha256.New()
+		buf := make([]byte, 2048)
+		for range count {
+			srv.SetReadDeadline(time.Now().Add(3 * time.Second))
+			n, _, err := srv.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			h.Write(buf[:n])
+		}
+		done <- [32]byte(h.Sum(nil))
+	}()
+	c, err := e.topo.Dial(context.Background(), testbed.LAN, "udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := sha256.New()
+	msg := make([]byte, size)
+	for i := range count {
+		binary.BigEndian.PutUint32(msg, uint32(i))
+		for k := 4; k < size; k++ {
+			msg[k] = byte(i + k)
+		}
+		h.Write(msg)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			time.Sleep(2 * time.Millisecond) // ~25k datagrams/s at most
+		}
+	}
+	if got := <-done; got != [32]byte(h.Sum(nil)) {
+		t.Errorf("UDP stream to %s: receiver's hash differs (datagrams lost or corrupted)", addr)
+	}
+}
+
+// TestForgedPacketsDropped sends garbage, truncated and forged frames to the
+// home agent's data port from the mobile router's namespace: each is dropped
+// and counted, and nothing is ever answered.
+func TestForgedPacketsDropped(t *testing.T) {
+	e := setup(t, testbed.Options{})
+	before := e.haStatus(t).Drops
+	pc, err := e.topo.ListenPacket(testbed.MR, "udp4", "198.18.1.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	dst := &net.UDPAddr{IP: net.ParseIP(testbed.HAAddr4), Port: 4434}
+	probes := [][]byte{
+		{1},                         // truncated
+		make([]byte, 15),            // shorter than a header
+		bytes.Repeat([]byte{9}, 64), // unknown type
+		append([]byte{1, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 1}, make([]byte, 100)...), // unknown receiver
+	}
+	for _, p := range probes {
+		if _, err := pc.WriteTo(p, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.SetReadDeadline(time.Now().Add(time.Second))
+	if n, from, err := pc.ReadFrom(make([]byte, 2048)); err == nil {
+		t.Errorf("home agent answered a forged packet: %d bytes from %v", n, from)
+	}
+	after := e.haStatus(t).Drops
+	if d := after["bad_frame"] - before["bad_frame"]; d != 3 {
+		t.Errorf("bad_frame drops rose by %d, want 3", d)
+	}
+	if d := after["unknown_receiver"] - before["unknown_receiver"]; d != 1 {
+		t.Errorf("unknown_receiver drops rose by %d, want 1", d)
+	}
+}

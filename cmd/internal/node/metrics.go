@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+
+package node
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"monami/cmd/internal/daemon"
+	"monami/tunnel"
+)
+
+// Metric names, one family per counter; see README "Metrics".
+var (
+	pathLabels = []string{"mr", "bid", "uplink"}
+
+	descTxPackets = prometheus.NewDesc("monami_path_tx_packets_total", "Datagrams sent on a path (data and keepalives).", pathLabels, nil)
+	descTxBytes   = prometheus.NewDesc("monami_path_tx_bytes_total", "Bytes of datagrams sent on a path, frame overhead included.", pathLabels, nil)
+	descRxPackets = prometheus.NewDesc("monami_path_rx_packets_total", "Authenticated datagrams received on a path.", pathLabels, nil)
+	descRxBytes   = prometheus.NewDesc("monami_path_rx_bytes_total", "Bytes of authenticated datagrams received on a path.", pathLabels, nil)
+	descKATx      = prometheus.NewDesc("monami_path_keepalives_tx_total", "Keepalives sent on a path.", pathLabels, nil)
+	descKARx      = prometheus.NewDesc("monami_path_keepalives_rx_total", "Keepalives received on a path.", pathLabels, nil)
+	descUp        = prometheus.NewDesc("monami_path_up", "1 if the path is confirmed (MR) or has a known endpoint (HA).", pathLabels, nil)
+	descDrops     = prometheus.NewDesc("monami_tunnel_drops_total", "Packets dropped by the data plane, by reason.", []string{"reason"}, nil)
+	descSession   = prometheus.NewDesc("monami_signaling_session", "1 while a signaling session with the peer is established.", []string{"mr"}, nil)
+)
+
+type emitFunc = func(desc *prometheus.Desc, vt prometheus.ValueType, v float64, labels ...string)
+
+func emitPath(emit emitFunc, mr string, ps tunnel.PathStats, uplink string) {
+	l := []string{mr, strconv.Itoa(int(ps.BID)), uplink}
+	emit(descTxPackets, prometheus.CounterValue, float64(ps.TxPackets), l...)
+	emit(descTxBytes, prometheus.CounterValue, float64(ps.TxBytes), l...)
+	emit(descRxPackets, prometheus.CounterValue, float64(ps.RxPackets), l...)
+	emit(descRxBytes, prometheus.CounterValue, float64(ps.RxBytes), l...)
+	emit(descKATx, prometheus.CounterValue, float64(ps.KeepalivesTx), l...)
+	emit(descKARx, prometheus.CounterValue, float64(ps.KeepalivesRx), l...)
+	up := 0.0
+	if ps.Up {
+		up = 1
+	}
+	emit(descUp, prometheus.GaugeValue, up, l...)
+}
+
+func emitDrops(emit emitFunc, drops map[string]uint64) {
+	for _, r := range tunnel.DropReasons() {
+		emit(descDrops, prometheus.CounterValue, float64(drops[r.String()]), r.String())
+	}
+}
+
+// Collector returns the router's Prometheus collector.
+func (m *MobileRouter) Collector() prometheus.Collector {
+	return daemon.NewCollector(func(emit emitFunc) {
+		st := m.engine.Stats()
+		for _, ps := range st.Paths {
+			emitPath(emit, "", ps, ps.Name)
+		}
+		emitDrops(emit, st.Drops)
+		up := 0.0
+		if m.connected.Load() {
+			up = 1
+		}
+		emit(descSession, prometheus.GaugeValue, up, "")
+	})
+}
+
+// Collector returns the home agent's Prometheus collector.
+func (h *HomeAgent) Collector() prometheus.Collector {
+	return daemon.NewCollector(func(emit emitFunc) {
+		st := h.engine.Stats()
+		for _, pe := range st.Peers {
+			for _, ps := range pe.Paths {
+				emitPath(emit, pe.Name, ps, "")
+			}
+			up := 0.0
+			if pe.Session {
+				up = 1
+			}
+			emit(descSession, prometheus.GaugeValue, up, pe.Name)
+		}
+		emitDrops(emit, st.Drops)
+	})
+}
