@@ -11,7 +11,7 @@ export GOTOOLCHAIN := local
 # Debian packages the demo, the namespace tests and the benchmarks use.
 DEB_TOOLS := ip:iproute2 tc:iproute2 ping:iputils-ping iperf3:iperf3 ethtool:ethtool
 
-.PHONY: all build demo test test-unit test-netns race vet fuzz bench bench-go deps clean
+.PHONY: all build demo test test-unit test-netns race vet fuzz bench bench-tput bench-go deps clean
 
 all: build
 
@@ -65,6 +65,13 @@ fuzz:
 # runs one scenario. bench-go runs the Go micro-benchmarks.
 bench: deps build
 	$(GO) run ./bench/cmd/bench -bin $(BIN) $(if $(SCENARIO),-scenario $(SCENARIO),)
+
+# bench-tput: single-uplink TCP throughput of monami vs wireguard-go vs no
+# tunnel, interleaved in one run (root). REPS and DUR tune it.
+REPS ?= 3
+DUR  ?= 5s
+bench-tput: deps build
+	$(GO) run ./bench/cmd/tput -bin $(BIN) -reps $(REPS) -dur $(DUR)
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

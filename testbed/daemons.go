@@ -136,3 +136,6 @@ func (t *Topology) Status(role, addr string, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+// Pid is the process ID of the daemon (of `ip netns exec`, which execs it).
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
