@@ -226,6 +226,8 @@ type MobileRouterStatus struct {
 	Signaling struct {
 		Connected bool   `json:"connected"`
 		Sessions  uint64 `json:"sessions"`
+		Attempts  uint64 `json:"attempts"`
+		Failures  uint64 `json:"failures"` // attempts that got no session (unreachable, refused, rejected)
 		Uplink    string `json:"uplink,omitempty"`
 	} `json:"signaling"`
 	Uplinks []UplinkStatus     `json:"uplinks"`
@@ -247,6 +249,8 @@ func (m *MobileRouter) Status() MobileRouterStatus {
 	var st MobileRouterStatus
 	st.Signaling.Connected = m.connected.Load()
 	st.Signaling.Sessions = m.sessions.Load()
+	cs := m.client.Stats()
+	st.Signaling.Attempts, st.Signaling.Failures = cs.ConnectsTotal, cs.FailuresTotal
 	if s := m.sigIface.Load(); s != nil {
 		st.Signaling.Uplink = *s
 	}

@@ -35,7 +35,6 @@ type pair struct {
 	host     *netstack.Net // the LAN host behind the MR
 	server   *netstack.Net // the server behind the HA
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup
 	mrConfig string
 }
 
@@ -63,17 +62,32 @@ func loopbackEnv(t *testing.T, addrs []netip.Addr, stack **netstack.Net) Env {
 	}
 }
 
+// mrSpec is one mobile router of a test rig.
+type mrSpec struct {
+	name     string
+	prefixes string // TOML array body, as configured at the HA
+	claims   string // what the MR itself announces (defaults to prefixes)
+	host     []netip.Addr
+}
+
+var defaultMR = mrSpec{name: "mr1", prefixes: `"198.18.10.0/24", "fd00:10::/64"`, host: hostAddrs}
+
 func startPair(t *testing.T, cipher string) *pair {
 	t.Helper()
-	mrPriv, mrPub, err := configs.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ps := startRig(t, cipher, defaultMR)
+	ps[0].waitUp(t)
+	return ps[0]
+}
+
+// startRig starts one home agent serving every spec, and one mobile router
+// per spec; it does not wait for sessions.
+func startRig(t *testing.T, cipher string, specs ...mrSpec) []*pair {
+	t.Helper()
 	haPriv, haPub, err := configs.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	haCfg, err := configs.ParseHomeAgent("ha.toml", []byte(fmt.Sprintf(`
+	haToml := fmt.Sprintf(`
 [home_agent]
 private_key = %q
 signaling = "127.0.0.1:0"
@@ -81,24 +95,43 @@ data = ["127.0.0.1:0"]
 
 [tun]
 mtu = 1420
-
-[[mobile_router]]
-name = "mr1"
-public_key = %q
-prefixes = ["198.18.10.0/24", "fd00:10::/64"]
-`, configs.FormatPrivateKey(haPriv), configs.FormatPublicKey(mrPub))))
+`, configs.FormatPrivateKey(haPriv))
+	privs := make([]string, len(specs))
+	for i, sp := range specs {
+		priv, pub, err := configs.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		privs[i] = configs.FormatPrivateKey(priv)
+		haToml += fmt.Sprintf("\n[[mobile_router]]\nname = %q\npublic_key = %q\nprefixes = [%s]\n", sp.name, configs.FormatPublicKey(pub), sp.prefixes)
+	}
+	haCfg, err := configs.ParseHomeAgent("ha.toml", []byte(haToml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pair{}
-	p.ha, err = NewHomeAgent(haCfg, loopbackEnv(t, serverAddrs, &p.server))
+	var server *netstack.Net
+	ha, err := NewHomeAgent(haCfg, loopbackEnv(t, serverAddrs, &server))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.mrConfig = fmt.Sprintf(`
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := ha.Run(ctx); err != nil {
+			t.Errorf("home agent: %v", err)
+		}
+	})
+	var out []*pair
+	for i, sp := range specs {
+		claims := sp.claims
+		if claims == "" {
+			claims = sp.prefixes
+		}
+		p := &pair{ha: ha, server: server, cancel: cancel}
+		p.mrConfig = fmt.Sprintf(`
 [router]
 private_key = %q
-prefixes = ["198.18.10.0/24", "fd00:10::/64"]
+prefixes = [%s]
 
 [home_agent]
 public_key = %q
@@ -122,35 +155,27 @@ name = "up2"
 interface = "lo"
 bid = 2
 source = "127.0.0.1"
-`, configs.FormatPrivateKey(mrPriv), configs.FormatPublicKey(haPub), p.ha.SignalingAddr(), p.ha.DataAddrs()[0], cipher)
-	mrCfg, err := configs.ParseMobileRouter("mr.toml", []byte(p.mrConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mr, err = NewMobileRouter(mrCfg, loopbackEnv(t, hostAddrs, &p.host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	p.wg.Go(func() {
-		if err := p.ha.Run(ctx); err != nil {
-			t.Errorf("home agent: %v", err)
+`, privs[i], claims, configs.FormatPublicKey(haPub), ha.SignalingAddr(), ha.DataAddrs()[0], cipher)
+		mrCfg, err := configs.ParseMobileRouter("mr.toml", []byte(p.mrConfig))
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	p.wg.Go(func() {
-		if err := p.mr.Run(ctx); err != nil {
-			t.Errorf("mobile router: %v", err)
+		p.mr, err = NewMobileRouter(mrCfg, loopbackEnv(t, sp.host, &p.host))
+		if err != nil {
+			t.Fatal(err)
 		}
+		wg.Go(func() {
+			if err := p.mr.Run(ctx); err != nil {
+				t.Errorf("mobile router %s: %v", sp.name, err)
+			}
+		})
+		out = append(out, p)
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
 	})
-	t.Cleanup(p.stop)
-	p.waitUp(t)
-	return p
-}
-
-func (p *pair) stop() {
-	p.cancel()
-	p.wg.Wait()
+	return out
 }
 
 // waitUp waits until the session is up and both paths are confirmed.
@@ -322,4 +347,41 @@ func ping(pc *netstack.PingConn, v6 bool) error {
 		return fmt.Errorf("bad echo reply % x", buf[:n])
 	}
 	return nil
+}
+
+// TestOneHomeAgentManyRouters: one home agent serves two mobile routers at
+// once, each over its own prefixes, and refuses a third that claims the
+// first one's prefix.
+func TestOneHomeAgentManyRouters(t *testing.T) {
+	host2 := []netip.Addr{netip.MustParseAddr("198.18.11.2"), netip.MustParseAddr("fd00:11::2")}
+	ps := startRig(t, "aes-256-gcm",
+		defaultMR,
+		mrSpec{name: "mr2", prefixes: `"198.18.11.0/24", "fd00:11::/64"`, host: host2},
+		mrSpec{name: "thief", prefixes: `"198.18.12.0/24"`, claims: `"198.18.10.0/24"`, host: []netip.Addr{netip.MustParseAddr("198.18.10.2")}},
+	)
+	ps[0].waitUp(t)
+	ps[1].waitUp(t)
+	var wg sync.WaitGroup
+	for i, p := range ps[:2] {
+		wg.Go(func() { p.transfer(t, serverAddrs[i], uint16(9100+i), 2<<20) })
+	}
+	wg.Wait()
+	st := ps[0].ha.Status()
+	sessions := map[string]bool{}
+	for _, pe := range st.Peers {
+		sessions[pe.Name] = pe.Session
+	}
+	if !sessions["mr1"] || !sessions["mr2"] || sessions["thief"] {
+		t.Fatalf("sessions at the home agent: %v; want mr1 and mr2 only", sessions)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ps[2].mr.Status().Signaling.Failures == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the prefix thief never got its refusal")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := ps[2].mr.Status().Signaling; s.Connected || s.Sessions != 0 {
+		t.Fatalf("a router claiming another router's prefix got a session: %+v", s)
+	}
 }
