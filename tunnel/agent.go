@@ -240,7 +240,7 @@ func (a *Agent) recvLoop(c *agentConn) {
 	rs := &agentRx{
 		out:     make([][]byte, 0, bs),
 		replies: make([]reply, 0, bs),
-		kaBuf:   make([]byte, bs*(frame.HeaderLen+frame.TagLen)),
+		kaBuf:   make([]byte, bs*kaSlot),
 	}
 	for {
 		n, err := c.Read(bufs, sizes, eps)
@@ -268,6 +268,9 @@ func (a *Agent) recvLoop(c *agentConn) {
 		}
 	}
 }
+
+// kaSlot is the room for one keepalive reply in agentRx.kaBuf.
+const kaSlot = frame.HeaderLen + frame.ProbeLen + frame.TagLen
 
 // agentRx is one receive loop's scratch space.
 type agentRx struct {
@@ -334,14 +337,19 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 		pp.lastRecv.Store(now)
 		pp.stats.rxPackets.Add(1)
 		pp.stats.rxBytes.Add(uint64(len(dg)))
+		if h.Type == frame.TypeKeepaliveReply {
+			continue // the home agent does not probe yet
+		}
 		if h.Type == frame.TypeKeepalive {
 			pp.stats.keepalivesRx.Add(1)
 			if len(rs.replies) < cap(rs.replies) {
-				k := len(rs.replies) * (frame.HeaderLen + frame.TagLen)
-				kb := rs.kaBuf[k : k+frame.HeaderLen+frame.TagLen]
-				rh := frame.Header{Type: frame.TypeKeepalive, BID: h.BID, Receiver: ks.PeerIndex, Counter: bk.counter.Add(1) - 1}
+				// Echo the probe payload (if any) in a reply on the same path.
+				k := len(rs.replies) * kaSlot
+				kb := rs.kaBuf[k : k+kaSlot]
+				rh := frame.Header{Type: frame.TypeKeepaliveReply, BID: h.BID, Receiver: ks.PeerIndex, Counter: bk.counter.Add(1) - 1}
 				rh.Put(kb)
-				rs.replies = append(rs.replies, reply{ks.send.Seal(kb, 0, h.BID, rh.Counter), eps[i]})
+				n := copy(kb[frame.HeaderLen:frame.HeaderLen+frame.ProbeLen], pt)
+				rs.replies = append(rs.replies, reply{ks.send.Seal(kb, n, h.BID, rh.Counter), eps[i]})
 				pp.stats.keepalivesTx.Add(1)
 				pp.stats.txPackets.Add(1)
 				pp.stats.txBytes.Add(uint64(len(kb)))

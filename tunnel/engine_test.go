@@ -354,7 +354,7 @@ func TestAllocsPerBatch(t *testing.T) {
 	ps := r.paths.Load()
 	outs := [][][]byte{make([][]byte, 0, batch), make([][]byte, 0, batch)}
 	var p classifier.Parsed
-	rx := &agentRx{out: make([][]byte, 0, batch), replies: make([]reply, 0, batch), kaBuf: make([]byte, batch*32)}
+	rx := &agentRx{out: make([][]byte, 0, batch), replies: make([]reply, 0, batch), kaBuf: make([]byte, batch*kaSlot)}
 	dgs := make([][]byte, batch)
 	dsizes := make([]int, batch)
 	eps := make([]netip.AddrPort, batch)

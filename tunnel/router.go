@@ -53,6 +53,7 @@ type Router struct {
 	log       *slog.Logger
 	tun       wgtun.Device
 	keepalive time.Duration
+	epoch     time.Time // probe timestamps are monotonic ns since epoch
 	batch     int
 	bufSize   int
 
@@ -90,7 +91,11 @@ type path struct {
 	lastRecv  atomic.Int64 // unix ns of the last authenticated receive
 	confirmed atomic.Bool  // an authenticated packet came back in the current session
 	stats     counters
-	done      chan struct{} // closed when recvLoop returns
+
+	probeSeq uint32        // owned by keepaliveLoop
+	rtt      atomic.Int64  // last round-trip time, ns; written by recvLoop only
+	srtt     atomic.Int64  // smoothed round-trip time (RFC 6298, α = 1/8), ns
+	done     chan struct{} // closed when recvLoop returns
 }
 
 // NewRouter returns a Router for opts. Add paths with AddPath, install keys
@@ -111,6 +116,7 @@ func NewRouter(opts RouterOptions) (*Router, error) {
 		bufSize:   txOffset + mtu + frame.TagLen + 64,
 		all:       make(map[paths.BID]*path),
 		kick:      make(chan struct{}, 1),
+		epoch:     time.Now(),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -339,6 +345,20 @@ func (p *path) send(dgs [][]byte, now int64, d *drops) {
 	p.lastSend.Store(now)
 }
 
+// sample records one round-trip time measurement. Called from the path's
+// receive loop only.
+func (p *path) sample(rtt time.Duration) {
+	if rtt < 0 {
+		return
+	}
+	p.rtt.Store(int64(rtt))
+	if s := p.srtt.Load(); s == 0 {
+		p.srtt.Store(int64(rtt))
+	} else {
+		p.srtt.Store(s + (int64(rtt)-s)/8)
+	}
+}
+
 // recvLoop is the downlink pipeline of one path: socket → open → TUN.
 func (r *Router) recvLoop(p *path) {
 	defer close(p.done)
@@ -403,7 +423,14 @@ func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip
 		}
 		rx++
 		rxBytes += uint64(len(dg))
-		if h.Type == frame.TypeKeepalive {
+		switch h.Type {
+		case frame.TypeKeepaliveReply:
+			ka++
+			if _, sent, ok := frame.ParseProbe(pt); ok {
+				p.sample(time.Duration(int64(time.Since(r.epoch)) - sent))
+			}
+			continue
+		case frame.TypeKeepalive:
 			ka++
 			continue
 		}
@@ -429,7 +456,7 @@ func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip
 func (r *Router) keepaliveLoop(ctx context.Context) {
 	t := time.NewTicker(probeInterval)
 	defer t.Stop()
-	buf := make([]byte, frame.HeaderLen+frame.TagLen)
+	buf := make([]byte, frame.HeaderLen+frame.ProbeLen+frame.TagLen)
 	dg := [][]byte{nil}
 	for {
 		select {
@@ -451,7 +478,9 @@ func (r *Router) keepaliveLoop(ctx context.Context) {
 			h := frame.Header{Type: frame.TypeKeepalive, BID: p.bid, Receiver: ks.PeerIndex}
 			h.Counter = ks.bid(p.bid).counter.Add(1) - 1
 			h.Put(buf)
-			dg[0] = ks.send.Seal(buf, 0, p.bid, h.Counter)
+			p.probeSeq++
+			frame.PutProbe(buf[frame.HeaderLen:], p.probeSeq, int64(time.Since(r.epoch)))
+			dg[0] = ks.send.Seal(buf, frame.ProbeLen, p.bid, h.Counter)
 			p.send(dg, now, &r.drops)
 			p.stats.keepalivesTx.Add(1)
 		}
@@ -469,7 +498,8 @@ func (r *Router) Stats() RouterStats {
 	ps := r.paths.Load()
 	st := RouterStats{Drops: r.drops.snapshot()}
 	for _, p := range ps.paths {
-		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.confirmed.Load()}
+		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.confirmed.Load(),
+			RTTMicros: p.rtt.Load() / 1e3, SRTTMicros: p.srtt.Load() / 1e3}
 		p.stats.fill(&s)
 		st.Paths = append(st.Paths, s)
 	}

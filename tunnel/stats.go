@@ -93,6 +93,8 @@ type PathStats struct {
 	RxBytes      uint64 `json:"rx_bytes"`
 	KeepalivesTx uint64 `json:"keepalives_tx"`
 	KeepalivesRx uint64 `json:"keepalives_rx"`
+	RTTMicros    int64  `json:"rtt_us,omitempty"`  // MR: last probe round-trip time
+	SRTTMicros   int64  `json:"srtt_us,omitempty"` // MR: smoothed round-trip time
 }
 
 func (c *counters) fill(s *PathStats) {

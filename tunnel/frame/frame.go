@@ -25,10 +25,35 @@ type Type uint8
 const (
 	// TypeData carries one inner IPv4 or IPv6 packet.
 	TypeData Type = 1
-	// TypeKeepalive carries an empty plaintext. It teaches the home agent the
-	// path's endpoint and keeps NAT state alive.
+	// TypeKeepalive is a probe: its plaintext is empty or a probe payload
+	// (see [PutProbe]). It teaches the home agent the path's endpoint, keeps
+	// NAT state alive, and asks for a [TypeKeepaliveReply].
 	TypeKeepalive Type = 2
+	// TypeKeepaliveReply answers a keepalive on the same path, echoing its
+	// plaintext, so the prober measures the path's round-trip time. It is
+	// never answered.
+	TypeKeepaliveReply Type = 3
 )
+
+// ProbeLen is the length of a probe payload: sequence (32 bits, BE) and
+// the prober's send time (64 bits, BE, nanoseconds on the prober's own
+// clock; only the prober interprets it).
+const ProbeLen = 12
+
+// PutProbe writes a probe payload into b[:ProbeLen].
+func PutProbe(b []byte, seq uint32, sent int64) {
+	_ = b[ProbeLen-1]
+	binary.BigEndian.PutUint32(b, seq)
+	binary.BigEndian.PutUint64(b[4:], uint64(sent))
+}
+
+// ParseProbe reads a probe payload; ok is false if b is too short.
+func ParseProbe(b []byte) (seq uint32, sent int64, ok bool) {
+	if len(b) < ProbeLen {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(b), int64(binary.BigEndian.Uint64(b[4:])), true
+}
 
 // String returns "data", "keepalive" or "type(N)".
 func (t Type) String() string {
@@ -37,6 +62,8 @@ func (t Type) String() string {
 		return "data"
 	case TypeKeepalive:
 		return "keepalive"
+	case TypeKeepaliveReply:
+		return "keepalive-reply"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -103,7 +130,7 @@ func Parse(b []byte) (Header, error) {
 		Receiver: binary.BigEndian.Uint32(b[4:8]),
 		Counter:  binary.BigEndian.Uint64(b[8:16]),
 	}
-	if h.Type != TypeData && h.Type != TypeKeepalive {
+	if h.Type < TypeData || h.Type > TypeKeepaliveReply {
 		return Header{}, ErrBadType
 	}
 	if h.BID == 0 {

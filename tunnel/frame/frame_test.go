@@ -67,7 +67,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "one byte short of a tag", b: withTag(good)[:Overhead-1], want: ErrShort},
 		{name: "exactly header and tag", b: withTag(good), want: nil},
 		{name: "type 0", b: withTag(append([]byte{0}, good[1:]...)), want: ErrBadType},
-		{name: "type 3", b: withTag(append([]byte{3}, good[1:]...)), want: ErrBadType},
+		{name: "type 3 (keepalive reply)", b: withTag(append([]byte{3}, good[1:]...)), want: nil},
+		{name: "type 4", b: withTag(append([]byte{4}, good[1:]...)), want: ErrBadType},
 		{name: "type 255", b: withTag(append([]byte{255}, good[1:]...)), want: ErrBadType},
 		{name: "zero bid", b: withTag(Header{Type: TypeKeepalive, Receiver: 1}.Append(nil)), want: ErrZeroBID},
 		{name: "unknown flags", b: withTag(Header{Type: TypeData, Flags: 0x80, BID: 1}.Append(nil)), want: nil},
@@ -207,5 +208,17 @@ func BenchmarkPut(b *testing.B) {
 	for b.Loop() {
 		h.Counter++
 		h.Put(dg)
+	}
+}
+
+func TestProbeRoundTrip(t *testing.T) {
+	b := make([]byte, ProbeLen)
+	PutProbe(b, 0xdeadbeef, -42)
+	seq, sent, ok := ParseProbe(b)
+	if !ok || seq != 0xdeadbeef || sent != -42 {
+		t.Fatalf("ParseProbe = %x, %d, %v", seq, sent, ok)
+	}
+	if _, _, ok := ParseProbe(b[:ProbeLen-1]); ok {
+		t.Fatal("short probe accepted")
 	}
 }
