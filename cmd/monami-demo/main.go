@@ -193,14 +193,14 @@ func watch(ctx context.Context, topo *testbed.Topology, received *atomic.Int64) 
 		last = now
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s  signaling over %s, sessions %d\n", now.Format("15:04:05"), st.Signaling.Uplink, st.Signaling.Sessions)
-		fmt.Fprintf(&b, "  %-4s %-6s %-20s %-5s %12s %12s %12s %12s\n", "BID", "uplink", "home agent", "state", "up Mbit/s", "down Mbit/s", "up total", "down total")
+		fmt.Fprintf(&b, "  %-4s %-6s %-20s %-5s %9s %12s %12s %12s %12s\n", "BID", "uplink", "home agent", "state", "RTT ms", "up Mbit/s", "down Mbit/s", "up total", "down total")
 		for _, p := range st.Tunnel.Paths {
 			pv := prev[p.BID]
 			state := "down"
 			if p.Up {
 				state = "up"
 			}
-			fmt.Fprintf(&b, "  %-4d %-6s %-20s %-5s %12.1f %12.1f %12s %12s\n", p.BID, p.Name, p.Endpoint, state,
+			fmt.Fprintf(&b, "  %-4d %-6s %-20s %-5s %9.2f %12.1f %12.1f %12s %12s\n", p.BID, p.Name, p.Endpoint, state, float64(p.SRTTMicros)/1e3,
 				mbit(p.TxBytes-pv[0], dt), mbit(p.RxBytes-pv[1], dt), size(p.TxBytes), size(p.RxBytes))
 			prev[p.BID] = [2]uint64{p.TxBytes, p.RxBytes}
 		}
