@@ -22,9 +22,16 @@ import (
 
 // Reconnect backoff of the client: doubling from minBackoff to maxBackoff,
 // back to minBackoff after a session was established.
+//
+// For recentWindow after a session was lost, attempts are at most
+// recentBackoff apart instead: the HA is probably restarting, and traffic
+// should resume within a few seconds of it listening again. That costs one
+// QUIC Initial (~1.2 kB) per attempt while the HA is away.
 const (
-	minBackoff = time.Second
-	maxBackoff = 32 * time.Second
+	minBackoff    = time.Second
+	maxBackoff    = 32 * time.Second
+	recentBackoff = 2 * time.Second
+	recentWindow  = 10 * time.Minute
 )
 
 // errStreamClosed: the peer ended the signaling stream.
@@ -163,24 +170,32 @@ func (c *Client) Stats() ClientStats {
 	}
 }
 
-// Run keeps a session with the HA until ctx ends, reconnecting with backoff
-// (1 s doubling to 32 s, reset after a session). It returns nil when ctx
+// Run keeps a session with the HA until ctx ends. A lost session is retried
+// at once, then every 2 s for ten minutes, then with backoff (1 s doubling
+// to 32 s); a session resets the schedule. It returns nil when ctx
 // ends, after every goroutine and socket it started is gone. Run must not
 // be called more than once at a time.
 func (c *Client) Run(ctx context.Context) error {
 	delay := minBackoff
+	var lost time.Time // when the last session was lost
 	for {
 		established, err := c.attempt(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if established {
+			// Retry at once: the HA may just have restarted (a stateless
+			// reset ended the session), and traffic waits for us.
 			delay = minBackoff
+			lost = time.Now()
 			c.log.Warn("session down", "err", err)
-		} else {
-			c.failures.Add(1)
-			c.log.Warn("connect failed", "err", err, "retry_in", delay)
+			continue
 		}
+		c.failures.Add(1)
+		if !lost.IsZero() && time.Since(lost) < recentWindow {
+			delay = min(delay, recentBackoff)
+		}
+		c.log.Warn("connect failed", "err", err, "retry_in", delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -257,7 +272,25 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 	if c.opts.OnSession != nil {
 		c.opts.OnSession(sess)
 	}
+	hbDone := make(chan struct{})
+	go func() { // owned: waited for below
+		defer close(hbDone)
+		t := time.NewTicker(heartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-conn.Context().Done():
+				return
+			case <-t.C:
+				if msg.WriteMessage(str, heartbeat) != nil {
+					return
+				}
+			}
+		}
+	}()
 	err = holdLoop(str)
+	conn.CloseWithError(codeClose, "")
+	<-hbDone
 	if ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}

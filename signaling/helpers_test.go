@@ -217,6 +217,7 @@ func (f *fixture) startServer(t *testing.T, pc net.PacketConn) {
 		stop()
 		pc.Close()
 	}
+	f.serverConnClose = func() { pc.Close() }
 	t.Cleanup(f.stopServer)
 }
 

@@ -186,7 +186,11 @@ func (s *Server) Stats() ServerStats {
 // returns an error if it cannot listen or the socket fails. Run must be
 // called at most once.
 func (s *Server) Run(ctx context.Context) error {
-	tr := &quic.Transport{Conn: s.opts.Conn}
+	rk, err := resetKey(s.opts.PrivateKey)
+	if err != nil {
+		return err
+	}
+	tr := &quic.Transport{Conn: s.opts.Conn, StatelessResetKey: rk}
 	defer tr.Close()
 	ln, err := tr.Listen(s.tlsConf, quicConfig(false))
 	if err != nil {

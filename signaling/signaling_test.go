@@ -211,3 +211,37 @@ func TestClientOptionsChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnectAfterServerCrash: the HA dies without closing anything (its
+// socket just vanishes), stays away for a while, and comes back on the same
+// address with the same key. The MR must have a new session within 3 s of
+// the HA listening again.
+func TestReconnectAfterServerCrash(t *testing.T) {
+	leakCheck(t)
+	f := newFixture(t)
+	rec := newRecorder()
+	c, err := NewClient(f.clientOptions(t, rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, c.Run)
+	first := waitSession(t, rec.sessions, 10*time.Second)
+	f.serverConnClose() // no CONNECTION_CLOSE can leave any more
+	f.stopServer()
+	time.Sleep(4 * time.Second) // down long enough for the client to retry in vain
+	pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(f.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listening := time.Now()
+	f.startServer(t, pc)
+	second := waitSession(t, rec.sessions, 10*time.Second)
+	d := time.Since(listening)
+	t.Logf("new session %v after the HA listened again", d)
+	if d > 3*time.Second {
+		t.Errorf("new session %v after the HA listened again; want <= 3s", d)
+	}
+	if second.LocalIndex == first.LocalIndex && second.SendKey == first.SendKey {
+		t.Fatal("no new session")
+	}
+}
