@@ -305,3 +305,37 @@ func TestForgedPacketsDropped(t *testing.T) {
 		t.Errorf("unknown_receiver drops rose by %d, want 1", d)
 	}
 }
+
+// TestHomeAgentRestartMidTransfer kills the home agent (no goodbye) in the
+// middle of a TCP transfer and starts it again: the mobile router must
+// notice, re-register, and the transfer must complete byte-exact.
+func TestHomeAgentRestartMidTransfer(t *testing.T) {
+	e := setup(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 200}, {RateMbit: 200}}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.transfer(t, net.JoinHostPort(testbed.ServerAddr4, "5002"), 7, 64<<20)
+	}()
+	time.Sleep(700 * time.Millisecond)
+	e.ha.Kill()
+	time.Sleep(time.Second)
+	cfg, err := os.ReadFile(filepath.Join(e.dir, "ha.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	e.ha, err = e.topo.Start(testbed.HA, filepath.Join(binDir, "monami-ha"), string(cfg), e.dir, testbed.HADebug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("transfer did not complete after the home agent restarted")
+	}
+	st := e.mrStatus(t)
+	if st.Signaling.Sessions < 2 {
+		t.Errorf("mobile router saw %d sessions; want a new one after the restart", st.Signaling.Sessions)
+	}
+	t.Logf("transfer completed %v after the restart", time.Since(restarted))
+}
