@@ -3,626 +3,549 @@
 package configs
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 
 	"monami/paths"
 )
 
-// Defaults.
+// Defaults of the keys that have one.
 const (
-	DefaultTUNName   = "monami0"
-	DefaultMTU       = 1420
-	DefaultCipher    = "aes-256-gcm"
+	DefaultTUNName   = "monami0"     // tun.name
+	DefaultMTU       = 1420          // tun.mtu: 1500 − outer IPv6/UDP (48) − frame (32)
+	DefaultCipher    = "aes-256-gcm" // data.cipher
 	DefaultKeepalive = 10 * time.Second
+	DefaultTransport = "udp" // uplink.transport
 )
 
-// Ciphers are the valid values of data.cipher.
-var Ciphers = []string{"aes-256-gcm", "chacha20-poly1305"}
+// Limits of the keys with a range.
+const (
+	MinMTU       = 1280 // the IPv6 minimum link MTU
+	MaxMTU       = 9000
+	MinKeepalive = time.Second
+	MaxKeepalive = 10 * time.Minute
+	maxIfName    = 15 // IFNAMSIZ − 1
+)
 
-// MobileRouter is the configuration of monami-mr (mr.toml).
+// ciphers are the valid values of data.cipher; the data plane parses them.
+var ciphers = []string{"aes-256-gcm", "chacha20-poly1305"}
+
+// MobileRouter is the configuration of the mobile router, monami-mr
+// (mr.toml). LoadMobileRouter and ParseMobileRouter return it with the
+// defaults applied and validated; it is a plain value.
 type MobileRouter struct {
-	File      string // the file it was loaded from
-	Router    RouterSection
+	// File is the name the configuration was loaded from, for messages.
+	File string
+	// Router is [router]: this router's identity and what it serves.
+	Router RouterSection
+	// HomeAgent is [home_agent]: who and where the home agent is.
 	HomeAgent HomeAgentPeer
-	TUN       TUN
-	Data      Data
-	Uplinks   []Uplink
+	// TUN is [tun].
+	TUN TUN
+	// Data is [data].
+	Data Data
+	// Uplinks are the [[uplink]] tables, in file order; at least one.
+	Uplinks []Uplink
 }
 
-// RouterSection is [router]: the router's identity and what it serves.
+// RouterSection is [router] in mr.toml.
 type RouterSection struct {
-	// PrivateKey is the router's Ed25519 identity (private_key, or the file
-	// named by private_key_file). Required.
+	// PrivateKey is this router's Ed25519 identity. Required: from
+	// private_key (the standard base64 of the 32-byte seed) or from the
+	// file named by private_key_file (relative to the configuration's
+	// directory; not writable by everyone); exactly one of the two.
 	PrivateKey ed25519.PrivateKey
-	// Prefixes are the mobile network prefixes / home addresses the router
-	// serves (prefixes); masked; at least one.
+	// Prefixes (prefixes) are the mobile network prefixes and home
+	// addresses this router serves. Required, at least one; each masked
+	// (198.18.10.0/24, not 198.18.10.1/24).
 	Prefixes []netip.Prefix
 }
 
-// HomeAgentPeer is [home_agent] in mr.toml: where and who the home agent is.
+// HomeAgentPeer is [home_agent] in mr.toml.
 type HomeAgentPeer struct {
-	// PublicKey is the home agent's pinned Ed25519 key (public_key). Required.
+	// PublicKey (public_key) is the home agent's Ed25519 public key,
+	// pinned: the standard base64 of its 32 bytes. Required.
 	PublicKey ed25519.PublicKey
-	// Signaling is the home agent's QUIC signaling address (signaling). Required.
+	// Signaling (signaling) is the home agent's QUIC signaling address.
+	// Required; a nonzero port and a specified address.
 	Signaling netip.AddrPort
-	// Data are the home agent's data-plane endpoints (data); each uplink
-	// uses the first of its address family. At least one.
+	// Data (data) are the home agent's data-plane endpoints; each uplink
+	// sends to the first one of its source's address family. Required, at
+	// least one; nonzero ports and specified addresses.
 	Data []netip.AddrPort
 }
 
-// TUN is [tun].
+// TUN is [tun]: the daemon's TUN interface.
 type TUN struct {
-	// Name of the TUN interface (name); default "monami0"; at most 15 bytes.
+	// Name (name) of the interface. Default DefaultTUNName; 1 to 15
+	// bytes, none of them '/', ':' or white space.
 	Name string
-	// MTU of the TUN (mtu); default 1420; 1280..9000.
+	// MTU (mtu) of the interface in bytes. Default DefaultMTU; MinMTU to
+	// MaxMTU.
 	MTU int
-	// Addresses of the TUN itself (addresses), with prefix length; optional.
+	// Addresses (addresses) of the interface itself, each an address with
+	// its prefix length (host bits allowed). Optional.
 	Addresses []netip.Prefix
-	// Routes sent into the tunnel (routes; mobile router only); masked.
+	// Routes (routes; mobile router only) are the destinations sent into
+	// the tunnel. Optional; each masked. The home agent has none: it routes
+	// each mobile router's prefixes into its TUN itself.
 	Routes []netip.Prefix
 }
 
 // Data is [data]: the data plane.
 type Data struct {
-	// Cipher is the AEAD (cipher): "aes-256-gcm" (default) or
-	// "chacha20-poly1305". Mobile router only; the home agent follows it.
+	// Cipher (cipher; mobile router only) is the AEAD of the data plane:
+	// "aes-256-gcm" or "chacha20-poly1305". Default DefaultCipher on the
+	// mobile router; empty on the home agent, which follows each router's
+	// choice.
 	Cipher string
-	// Keepalive is the idle keepalive interval (keepalive); default 10s;
-	// 1s..10m.
+	// Keepalive (keepalive) is how often an idle path sends a keepalive.
+	// Default DefaultKeepalive; MinKeepalive to MaxKeepalive.
 	Keepalive Duration
 }
 
-// Uplink is one [[uplink]]: a path of the mobile router.
+// Uplink is one [[uplink]] of mr.toml: a path to the home agent.
 type Uplink struct {
-	// Name identifies the uplink in logs and status (name); required,
-	// unique, [A-Za-z0-9_.-]{1,32}.
+	// Name (name) identifies the uplink in logs, status and metrics.
+	// Required, unique among uplinks; 1 to 32 of A-Z a-z 0-9 _ . -.
 	Name string
-	// Interface is the network interface the path's socket is bound to
-	// (interface); default Name.
+	// Interface (interface) is the network interface the path's socket is
+	// bound to. Default Name; a valid interface name, as TUN.Name.
 	Interface string
-	// BID is the path's Binding ID (bid); required, 1..65535, unique.
+	// BID (bid) is the path's Binding ID. Required, 1 to 65535, unique
+	// among uplinks; keep it stable for the uplink.
 	BID paths.BID
-	// Source is the local address (source); default: the interface's first
-	// address of a family the home agent listens on.
+	// Source (source) is the local address of the path's socket. Optional:
+	// if unset, the daemon uses the interface's first address of a family
+	// that HomeAgentPeer.Data has. If set, Data must have an endpoint of
+	// its family.
 	Source netip.Addr
-	// Port is the local UDP port (port); default 0 (ephemeral).
+	// Port (port) is the local UDP port. Default 0 (ephemeral). Two
+	// uplinks with the same Interface and Source need different ports (or
+	// both 0).
 	Port uint16
-	// Transport is "udp" (transport; default). "quic" is not supported yet.
+	// Transport (transport) is the path's transport. Default
+	// DefaultTransport; only "udp" is supported ("quic" is recognised and
+	// refused for now).
 	Transport string
 }
 
-// HomeAgent is the configuration of monami-ha (ha.toml).
+// HomeAgent is the configuration of the home agent, monami-ha (ha.toml).
+// LoadHomeAgent and ParseHomeAgent return it with the defaults applied and
+// validated; it is a plain value.
 type HomeAgent struct {
-	File          string
-	HomeAgent     HomeAgentSection
-	TUN           TUN
-	Data          Data
+	// File is the name the configuration was loaded from, for messages.
+	File string
+	// HomeAgent is [home_agent]: this home agent's identity and addresses.
+	HomeAgent HomeAgentSection
+	// TUN is [tun]; Routes is always empty.
+	TUN TUN
+	// Data is [data]; Cipher is always empty.
+	Data Data
+	// MobileRouters are the [[mobile_router]] tables, in file order; at
+	// least one.
 	MobileRouters []MobileRouterPeer
 }
 
 // HomeAgentSection is [home_agent] in ha.toml.
 type HomeAgentSection struct {
-	// PrivateKey is the home agent's identity (private_key or private_key_file).
+	// PrivateKey is this home agent's Ed25519 identity. Required: from
+	// private_key or private_key_file, as RouterSection.PrivateKey.
 	PrivateKey ed25519.PrivateKey
-	// Signaling is the QUIC listen address (signaling). Required.
+	// Signaling (signaling) is the QUIC listen address. Required; port 0
+	// picks an ephemeral port (for tests).
 	Signaling netip.AddrPort
-	// Data are the data-plane listen addresses (data). At least one.
+	// Data (data) are the data-plane listen addresses. Required, at least
+	// one, distinct, none equal to Signaling. Bind specific addresses, so
+	// that replies leave from the address the routers send to.
 	Data []netip.AddrPort
 }
 
-// MobileRouterPeer is one [[mobile_router]] the home agent serves.
+// MobileRouterPeer is one [[mobile_router]] of ha.toml: a router the home
+// agent serves.
 type MobileRouterPeer struct {
-	// Name (name); required, unique.
+	// Name (name) identifies the router in logs, status and metrics.
+	// Required, unique; 1 to 32 of A-Z a-z 0-9 _ . -.
 	Name string
-	// PublicKey (public_key); required, unique.
+	// PublicKey (public_key) is the router's Ed25519 public key, the
+	// standard base64 of its 32 bytes. Required, unique.
 	PublicKey ed25519.PublicKey
-	// Prefixes the router may use (prefixes); masked, at least one, no
-	// overlap with another router's.
+	// Prefixes (prefixes) are what the router may use as inner source
+	// addresses, and what is routed to it. Required, at least one; each
+	// masked and overlapping no prefix of another router.
 	Prefixes []netip.Prefix
 }
 
-// Duration is a time.Duration written as a string ("1.5s", "250ms").
+// Duration is a time.Duration written in TOML as a string that
+// time.ParseDuration accepts: "10s", "1.5s", "250ms", "1m30s".
 type Duration struct{ time.Duration }
 
-// raw forms: what the TOML decodes into before conversion, so every bad
-// value can be reported, not just the first.
-type (
-	rawMR struct {
-		Router    rawRouter   `toml:"router"`
-		HomeAgent rawHAPeer   `toml:"home_agent"`
-		TUN       rawTUN      `toml:"tun"`
-		Data      rawData     `toml:"data"`
-		Uplinks   []rawUplink `toml:"uplink"`
-	}
-	rawRouter struct {
-		PrivateKey     *string  `toml:"private_key"`
-		PrivateKeyFile *string  `toml:"private_key_file"`
-		Prefixes       []string `toml:"prefixes"`
-	}
-	rawHAPeer struct {
-		PublicKey *string  `toml:"public_key"`
-		Signaling *string  `toml:"signaling"`
-		Data      []string `toml:"data"`
-	}
-	rawTUN struct {
-		Name      *string  `toml:"name"`
-		MTU       *int64   `toml:"mtu"`
-		Addresses []string `toml:"addresses"`
-		Routes    []string `toml:"routes"`
-	}
-	rawData struct {
-		Cipher    *string `toml:"cipher"`
-		Keepalive *string `toml:"keepalive"`
-	}
-	rawUplink struct {
-		Name      *string `toml:"name"`
-		Interface *string `toml:"interface"`
-		BID       *int64  `toml:"bid"`
-		Source    *string `toml:"source"`
-		Port      *int64  `toml:"port"`
-		Transport *string `toml:"transport"`
-	}
-	rawHA struct {
-		HomeAgent     rawHASection `toml:"home_agent"`
-		TUN           rawTUN       `toml:"tun"`
-		Data          rawData      `toml:"data"`
-		MobileRouters []rawMRPeer  `toml:"mobile_router"`
-	}
-	rawHASection struct {
-		PrivateKey     *string  `toml:"private_key"`
-		PrivateKeyFile *string  `toml:"private_key_file"`
-		Signaling      *string  `toml:"signaling"`
-		Data           []string `toml:"data"`
-	}
-	rawMRPeer struct {
-		Name      *string  `toml:"name"`
-		PublicKey *string  `toml:"public_key"`
-		Prefixes  []string `toml:"prefixes"`
-	}
-)
-
-// LoadMobileRouter reads and validates a mobile router configuration.
-func LoadMobileRouter(path string) (*MobileRouter, error) {
-	b, err := os.ReadFile(path)
+// UnmarshalText parses a duration such as "1.5s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("%q is not a duration (like \"10s\" or \"1m30s\")", b)
 	}
-	return parseMR(path, b, filepath.Dir(path))
+	d.Duration = v
+	return nil
 }
 
-// ParseMobileRouter validates a mobile router configuration held in data;
-// name is used in errors, and relative key files are read from the
-// current directory.
-func ParseMobileRouter(name string, data []byte) (*MobileRouter, error) {
-	return parseMR(name, data, ".")
-}
+// MarshalText formats d as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// LoadHomeAgent reads and validates a home agent configuration.
-func LoadHomeAgent(path string) (*HomeAgent, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// setDefaults fills in every key the file left out (the zero values).
+func (c *MobileRouter) setDefaults() {
+	c.TUN.setDefaults()
+	if c.Data.Cipher == "" {
+		c.Data.Cipher = DefaultCipher
 	}
-	return parseHA(path, b, filepath.Dir(path))
-}
-
-// ParseHomeAgent validates a home agent configuration held in data.
-func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
-	return parseHA(name, data, ".")
-}
-
-// decode decodes src into v and reports syntax errors, type errors and
-// unknown keys.
-func decode(p *problems, src []byte, v any, known map[string][]string) bool {
-	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(v)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			msg := pe.Message
-			if pe.Usage != "" {
-				msg += " (" + strings.TrimSpace(strings.SplitN(pe.Usage, "\n", 2)[0]) + ")"
-			}
-			p.errs = append(p.errs, &Error{File: p.file, Line: pe.Position.Line, Key: pe.LastKey, Msg: msg})
-		} else if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			p.errs = append(p.errs, &Error{File: p.file, Line: line, Key: m[2], Msg: m[3]})
-		} else {
-			p.errs = append(p.errs, &Error{File: p.file, Msg: strings.TrimPrefix(err.Error(), "toml: ")})
+	if c.Data.Keepalive.Duration == 0 {
+		c.Data.Keepalive.Duration = DefaultKeepalive
+	}
+	for i := range c.Uplinks {
+		u := &c.Uplinks[i]
+		if u.Interface == "" {
+			u.Interface = u.Name
 		}
-		return false
-	}
-	for _, k := range md.Undecoded() {
-		// Place the key: for arrays of tables, find the element whose
-		// table holds it.
-		key := strings.Join(k, ".")
-		if len(k) >= 2 && md.Type(k[0]) == "ArrayHash" {
-			rest := strings.Join(k[1:], ".")
-			key = k[0] + "[0]." + rest
-			for n := 0; n < 1024; n++ {
-				cand := fmt.Sprintf("%s[%d].%s", k[0], n, rest)
-				if _, ok := p.lines[cand]; ok {
-					key = cand
-					break
-				}
-				if _, ok := p.lines[fmt.Sprintf("%s[%d]", k[0], n)]; !ok {
-					break
-				}
-			}
+		if u.Transport == "" {
+			u.Transport = DefaultTransport
 		}
-		msg := "unknown key"
-		parent := strings.Join(k[:len(k)-1], ".")
-		if s := suggest(k[len(k)-1], known[parent]); s != "" {
-			msg += "; did you mean " + s + "?"
-		} else if len(known[parent]) > 0 {
-			msg += "; valid keys here: " + strings.Join(known[parent], ", ")
-		}
-		p.add(key, "%s", msg)
 	}
-	return true
 }
 
-var knownMR = map[string][]string{
-	"":           {"router", "home_agent", "tun", "data", "uplink"},
-	"router":     {"private_key", "private_key_file", "prefixes"},
-	"home_agent": {"public_key", "signaling", "data"},
-	"tun":        {"name", "mtu", "addresses", "routes"},
-	"data":       {"cipher", "keepalive"},
-	"uplink":     {"name", "interface", "bid", "source", "port", "transport"},
+// setDefaults fills in every key the file left out (the zero values).
+func (c *HomeAgent) setDefaults() {
+	c.TUN.setDefaults()
+	if c.Data.Keepalive.Duration == 0 {
+		c.Data.Keepalive.Duration = DefaultKeepalive
+	}
 }
 
-var knownHA = map[string][]string{
-	"":              {"home_agent", "tun", "data", "mobile_router"},
-	"home_agent":    {"private_key", "private_key_file", "signaling", "data"},
-	"tun":           {"name", "mtu", "addresses"},
-	"data":          {"keepalive"},
-	"mobile_router": {"name", "public_key", "prefixes"},
+func (t *TUN) setDefaults() {
+	if t.Name == "" {
+		t.Name = DefaultTUNName
+	}
+	if t.MTU == 0 {
+		t.MTU = DefaultMTU
+	}
 }
 
-func parseMR(name string, src []byte, dir string) (*MobileRouter, error) {
-	p := &problems{file: name, lines: indexLines(src)}
-	var r rawMR
-	if !decode(p, src, &r, knownMR) {
-		return nil, p.err()
+// Validate checks c as LoadMobileRouter does after applying the defaults,
+// and returns the errors.Join of every problem, each an *Error naming its
+// key (with no line). A zero value of a key with a default is an error.
+func (c *MobileRouter) Validate() error {
+	p := &problems{file: c.File, validating: true}
+	c.validate(p)
+	return p.err()
+}
+
+// Validate checks c as LoadHomeAgent does after applying the defaults; see
+// MobileRouter.Validate.
+func (c *HomeAgent) Validate() error {
+	p := &problems{file: c.File, validating: true}
+	c.validate(p)
+	return p.err()
+}
+
+func (c *MobileRouter) validate(p *problems) {
+	checkPrivateKey(p, "router", c.Router.PrivateKey, "monami-mr")
+	checkPrefixes(p, "router.prefixes", c.Router.Prefixes, true)
+	checkPublicKey(p, "home_agent.public_key", c.HomeAgent.PublicKey, "monami-ha")
+	checkRemote(p, "home_agent.signaling", c.HomeAgent.Signaling)
+	if len(c.HomeAgent.Data) == 0 {
+		p.add("home_agent.data", `required: at least one address:port, like ["198.18.0.1:4434", "[fd00::1]:4434"]`)
 	}
-	c := &MobileRouter{File: name}
-	c.Router.PrivateKey = privateKey(p, "router", r.Router.PrivateKey, r.Router.PrivateKeyFile, dir)
-	c.Router.Prefixes = prefixes(p, "router.prefixes", r.Router.Prefixes, true, true)
-	c.HomeAgent.PublicKey = publicKey(p, "home_agent.public_key", r.HomeAgent.PublicKey)
-	c.HomeAgent.Signaling = addrPort(p, "home_agent.signaling", r.HomeAgent.Signaling, true)
-	c.HomeAgent.Data = addrPorts(p, "home_agent.data", r.HomeAgent.Data, true)
-	c.TUN = tunSection(p, r.TUN)
-	c.TUN.Routes = prefixes(p, "tun.routes", r.TUN.Routes, true, false)
-	c.Data = dataSection(p, r.Data, true)
-	if len(r.Uplinks) == 0 {
-		p.add("uplink", "at least one [[uplink]] is required")
+	for i, d := range c.HomeAgent.Data {
+		checkRemote(p, indexPath("home_agent.data", i), d)
 	}
-	names, bids := map[string]int{}, map[paths.BID]int{}
-	for i, ru := range r.Uplinks {
-		k := fmt.Sprintf("uplink[%d]", i)
-		u := Uplink{Transport: "udp"}
-		if ru.Name == nil {
-			p.add(k+".name", "required")
-		} else if u.Name = *ru.Name; !uplinkName.MatchString(u.Name) {
-			p.add(k+".name", "%q: want 1 to 32 of A-Z a-z 0-9 _ . -", u.Name)
+	c.TUN.validate(p)
+	for i, r := range c.TUN.Routes {
+		checkPrefix(p, indexPath("tun.routes", i), r, true)
+	}
+	if m := checkCipher(c.Data.Cipher); m != "" {
+		p.add("data.cipher", "%s", m)
+	}
+	if m := checkKeepalive(c.Data.Keepalive.Duration); m != "" {
+		p.add("data.keepalive", "%s", m)
+	}
+
+	if len(c.Uplinks) == 0 {
+		p.add("uplink", "required: at least one [[uplink]]")
+	}
+	type socket struct {
+		iface  string
+		source netip.Addr
+		port   uint16
+	}
+	names := map[string]int{}
+	bids := map[paths.BID]int{}
+	sockets := map[socket]int{}
+	for i, u := range c.Uplinks {
+		k := indexPath("uplink", i)
+		if m := checkName(u.Name); m != "" {
+			p.add(k+".name", "%s", m)
 		} else if j, dup := names[u.Name]; dup {
 			p.add(k+".name", "%q is also the name of uplink[%d]", u.Name, j)
 		} else {
 			names[u.Name] = i
 		}
-		u.Interface = u.Name
-		if ru.Interface != nil {
-			u.Interface = *ru.Interface
-		}
-		if !validIfName(u.Interface) {
-			p.add(k+".interface", "%q is not a valid interface name (1 to 15 bytes, no '/', ':' or spaces)", u.Interface)
-		}
-		switch {
-		case ru.BID == nil:
-			p.add(k+".bid", "required (1 to 65535, unique per uplink)")
-		case *ru.BID < 1 || *ru.BID > 65535:
-			p.add(k+".bid", "%d: must be between 1 and 65535", *ru.BID)
-		default:
-			u.BID = paths.BID(*ru.BID)
-			if j, dup := bids[u.BID]; dup {
-				p.add(k+".bid", "%d is also the BID of uplink[%d]", u.BID, j)
+		if m := checkIfName(u.Interface); m != "" {
+			switch {
+			case u.Interface != u.Name:
+				p.add(k+".interface", "%s", m)
+			case checkName(u.Name) == "": // else the name is reported
+				p.add(k+".interface", "%s; set interface, which defaults to the name", m)
 			}
+		}
+		if u.BID == 0 {
+			p.add(k+".bid", "required: the uplink's Binding ID, 1 to 65535, unique")
+		} else if j, dup := bids[u.BID]; dup {
+			p.add(k+".bid", "%d is also the BID of uplink[%d]; BIDs must be unique", u.BID, j)
+		} else {
 			bids[u.BID] = i
 		}
-		if ru.Source != nil {
-			a, err := netip.ParseAddr(*ru.Source)
-			if err != nil || a.Zone() != "" {
-				p.add(k+".source", "%q is not an IP address", *ru.Source)
+		if u.Source.IsValid() {
+			if m := checkSource(u.Source); m != "" {
+				p.add(k+".source", "%s", m)
+			} else if len(c.HomeAgent.Data) > 0 && !slices.ContainsFunc(c.HomeAgent.Data, func(d netip.AddrPort) bool { return d.Addr().Is4() == u.Source.Is4() }) {
+				p.add(k+".source", "no home_agent.data endpoint for %s uplink %s", family(u.Source), u.Name)
+			}
+		}
+		if u.Port != 0 {
+			s := socket{u.Interface, u.Source, u.Port}
+			if j, dup := sockets[s]; dup {
+				p.add(k+".port", "uplink[%d] has the same interface, source and port %d; use another port, or 0", j, u.Port)
 			} else {
-				u.Source = a.Unmap()
-				if !slices.ContainsFunc(c.HomeAgent.Data, func(d netip.AddrPort) bool { return d.Addr().Is4() == u.Source.Is4() }) && len(c.HomeAgent.Data) > 0 {
-					p.add(k+".source", "no home_agent.data endpoint of the address family of %s", u.Source)
-				}
+				sockets[s] = i
 			}
 		}
-		if ru.Port != nil {
-			if *ru.Port < 0 || *ru.Port > 65535 {
-				p.add(k+".port", "%d: must be between 0 and 65535", *ru.Port)
-			} else {
-				u.Port = uint16(*ru.Port)
-			}
+		if m := checkTransport(u.Transport); m != "" {
+			p.add(k+".transport", "%s", m)
 		}
-		if ru.Transport != nil {
-			switch *ru.Transport {
-			case "udp":
-			case "quic":
-				p.add(k+".transport", "transport quic is not supported yet; use udp")
-			default:
-				p.add(k+".transport", "%q: want udp", *ru.Transport)
-			}
-		}
-		c.Uplinks = append(c.Uplinks, u)
 	}
-	return c, p.err()
 }
 
-func parseHA(name string, src []byte, dir string) (*HomeAgent, error) {
-	p := &problems{file: name, lines: indexLines(src)}
-	var r rawHA
-	if !decode(p, src, &r, knownHA) {
-		return nil, p.err()
+func (c *HomeAgent) validate(p *problems) {
+	checkPrivateKey(p, "home_agent", c.HomeAgent.PrivateKey, "monami-ha")
+	if !c.HomeAgent.Signaling.IsValid() {
+		p.add("home_agent.signaling", `required: the QUIC listen address:port, like "198.18.0.1:4433"`)
 	}
-	c := &HomeAgent{File: name}
-	c.HomeAgent.PrivateKey = privateKey(p, "home_agent", r.HomeAgent.PrivateKey, r.HomeAgent.PrivateKeyFile, dir)
-	c.HomeAgent.Signaling = addrPort(p, "home_agent.signaling", r.HomeAgent.Signaling, true)
-	c.HomeAgent.Data = addrPorts(p, "home_agent.data", r.HomeAgent.Data, true)
-	c.TUN = tunSection(p, r.TUN)
-	c.Data = dataSection(p, r.Data, false)
-	if len(r.MobileRouters) == 0 {
-		p.add("mobile_router", "at least one [[mobile_router]] is required")
+	if len(c.HomeAgent.Data) == 0 {
+		p.add("home_agent.data", `required: at least one listen address:port, like ["198.18.0.1:4434", "[fd00::1]:4434"]`)
 	}
-	names, keys := map[string]int{}, map[string]int{}
+	seen := map[netip.AddrPort]int{}
+	for i, d := range c.HomeAgent.Data {
+		k := indexPath("home_agent.data", i)
+		switch j, dup := seen[d]; {
+		case !d.IsValid():
+			p.add(k, `not an address:port, like "198.18.0.1:4434" or "[fd00::1]:4434"`)
+		case d.Port() != 0 && d == c.HomeAgent.Signaling:
+			p.add(k, "%s is also home_agent.signaling; both are UDP, so use another port", d)
+		case dup && d.Port() != 0:
+			p.add(k, "%s is also home_agent.data[%d]", d, j)
+		default:
+			seen[d] = i
+		}
+	}
+	c.TUN.validate(p)
+	if len(c.TUN.Routes) > 0 {
+		p.add("tun.routes", "the home agent has no routes: it routes each mobile router's prefixes into the TUN itself")
+	}
+	if c.Data.Cipher != "" {
+		p.add("data.cipher", "set the cipher on the mobile router; the home agent follows it")
+	}
+	if m := checkKeepalive(c.Data.Keepalive.Duration); m != "" {
+		p.add("data.keepalive", "%s", m)
+	}
+
+	if len(c.MobileRouters) == 0 {
+		p.add("mobile_router", "required: at least one [[mobile_router]]")
+	}
+	names := map[string]int{}
+	keys := map[string]int{}
 	type owned struct {
-		p  netip.Prefix
-		mr int
+		prefix netip.Prefix
+		mr     int
 	}
 	var all []owned
-	for i, rm := range r.MobileRouters {
-		k := fmt.Sprintf("mobile_router[%d]", i)
-		m := MobileRouterPeer{}
-		if rm.Name == nil || *rm.Name == "" {
-			p.add(k+".name", "required")
-		} else if m.Name = *rm.Name; !uplinkName.MatchString(m.Name) {
-			p.add(k+".name", "%q: want 1 to 32 of A-Z a-z 0-9 _ . -", m.Name)
+	mrName := func(i int) string {
+		if n := c.MobileRouters[i].Name; n != "" {
+			return n
+		}
+		return indexPath("mobile_router", i)
+	}
+	for i, m := range c.MobileRouters {
+		k := indexPath("mobile_router", i)
+		if msg := checkName(m.Name); msg != "" {
+			p.add(k+".name", "%s", msg)
 		} else if j, dup := names[m.Name]; dup {
 			p.add(k+".name", "%q is also the name of mobile_router[%d]", m.Name, j)
 		} else {
 			names[m.Name] = i
 		}
-		m.PublicKey = publicKey(p, k+".public_key", rm.PublicKey)
-		if m.PublicKey != nil {
+		checkPublicKey(p, k+".public_key", m.PublicKey, "monami-mr")
+		if len(m.PublicKey) == ed25519.PublicKeySize {
 			if j, dup := keys[string(m.PublicKey)]; dup {
-				p.add(k+".public_key", "the same key as mobile_router[%d]", j)
+				p.add(k+".public_key", "the same key as mobile_router[%d] (%s); each router needs its own", j, mrName(j))
+			} else {
+				keys[string(m.PublicKey)] = i
 			}
-			keys[string(m.PublicKey)] = i
 		}
-		m.Prefixes = prefixes(p, k+".prefixes", rm.Prefixes, true, true)
-		for _, pf := range m.Prefixes {
+		checkPrefixes(p, k+".prefixes", m.Prefixes, true)
+		for j, pf := range m.Prefixes {
+			if !pf.IsValid() {
+				continue
+			}
 			for _, o := range all {
-				if o.mr != i && o.p.Overlaps(pf) {
-					p.add(k+".prefixes", "%s overlaps %s of mobile_router[%d] (%s)", pf, o.p, o.mr, r.MobileRouters[o.mr].nameOr(o.mr))
+				if o.mr != i && o.prefix.Overlaps(pf) {
+					p.add(indexPath(k+".prefixes", j), "%s of %s overlaps %s of %s (mobile_router[%d]); each address must belong to one router",
+						pf, mrName(i), o.prefix, mrName(o.mr), o.mr)
 				}
 			}
-			all = append(all, owned{pf, i})
 		}
-		c.MobileRouters = append(c.MobileRouters, m)
+		for _, pf := range m.Prefixes {
+			if pf.IsValid() {
+				all = append(all, owned{pf, i})
+			}
+		}
 	}
-	return c, p.err()
 }
 
-func (m rawMRPeer) nameOr(i int) string {
-	if m.Name != nil {
-		return *m.Name
+func (t *TUN) validate(p *problems) {
+	if m := checkIfName(t.Name); m != "" {
+		p.add("tun.name", "%s", m)
 	}
-	return fmt.Sprintf("#%d", i)
+	if m := checkMTU(int64(t.MTU)); m != "" {
+		p.add("tun.mtu", "%s", m)
+	}
+	for i, a := range t.Addresses {
+		checkPrefix(p, indexPath("tun.addresses", i), a, false)
+	}
 }
 
-// typeErr matches the decoder's type errors ("toml: line 16 (last key
-// "uplink.bid"): incompatible types: ...").
-var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-
-var uplinkName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
-
-func validIfName(s string) bool {
-	return s != "" && len(s) <= 15 && s != "." && s != ".." && !strings.ContainsAny(s, "/: \t\n")
-}
-
-func tunSection(p *problems, r rawTUN) TUN {
-	t := TUN{Name: DefaultTUNName, MTU: DefaultMTU}
-	if r.Name != nil {
-		t.Name = *r.Name
-		if !validIfName(t.Name) {
-			p.add("tun.name", "%q is not a valid interface name (1 to 15 bytes, no '/', ':' or spaces)", t.Name)
-		}
-	}
-	if r.MTU != nil {
-		if *r.MTU < 1280 || *r.MTU > 9000 {
-			p.add("tun.mtu", "%d: must be between 1280 and 9000", *r.MTU)
-		} else {
-			t.MTU = int(*r.MTU)
-		}
-	}
-	t.Addresses = prefixes(p, "tun.addresses", r.Addresses, false, false)
-	return t
-}
-
-func dataSection(p *problems, r rawData, mr bool) Data {
-	d := Data{Cipher: DefaultCipher, Keepalive: Duration{DefaultKeepalive}}
-	if r.Cipher != nil {
-		if !mr {
-			p.add("data.cipher", "set the cipher on the mobile router; the home agent follows it")
-		} else if !slices.Contains(Ciphers, *r.Cipher) {
-			p.add("data.cipher", "%q: want one of %s", *r.Cipher, strings.Join(Ciphers, ", "))
-		} else {
-			d.Cipher = *r.Cipher
-		}
-	}
-	if r.Keepalive != nil {
-		v, err := time.ParseDuration(*r.Keepalive)
-		switch {
-		case err != nil:
-			p.add("data.keepalive", "%q is not a duration (like \"10s\" or \"1m30s\")", *r.Keepalive)
-		case v < time.Second || v > 10*time.Minute:
-			p.add("data.keepalive", "%s: must be between 1s and 10m", v)
-		default:
-			d.Keepalive = Duration{v}
-		}
-	}
-	return d
-}
-
-func prefixes(p *problems, key string, ss []string, masked, required bool) []netip.Prefix {
-	if required && len(ss) == 0 {
-		p.add(key, "required: at least one prefix, like \"198.18.10.0/24\"")
-	}
-	var out []netip.Prefix
-	for _, s := range ss {
-		pf, err := netip.ParsePrefix(s)
-		if err != nil {
-			p.add(key, "%q is not a prefix (address/length)", s)
-			continue
-		}
-		if masked && pf.Masked() != pf {
-			p.add(key, "%s has host bits set; did you mean %s?", pf, pf.Masked())
-			continue
-		}
-		out = append(out, pf)
-	}
-	return out
-}
-
-func addrPort(p *problems, key string, s *string, required bool) netip.AddrPort {
-	if s == nil {
-		if required {
-			p.add(key, "required (address:port, like \"198.18.0.1:4433\" or \"[fd00::1]:4433\")")
-		}
-		return netip.AddrPort{}
-	}
-	ap, err := netip.ParseAddrPort(*s)
-	if err != nil {
-		p.add(key, "%q is not address:port (like \"198.18.0.1:4433\" or \"[fd00::1]:4433\")", *s)
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-func addrPorts(p *problems, key string, ss []string, required bool) []netip.AddrPort {
-	if required && len(ss) == 0 {
-		p.add(key, "required: at least one address:port")
-	}
-	var out []netip.AddrPort
-	for _, s := range ss {
-		if ap := addrPort(p, key, &s, true); ap.IsValid() {
-			out = append(out, ap)
-		}
-	}
-	return out
-}
-
-func privateKey(p *problems, table string, key, file *string, dir string) ed25519.PrivateKey {
-	switch {
-	case key == nil && file == nil:
-		p.add(table+".private_key", "required: private_key or private_key_file (make one with `monami-mr genkey`)")
-		return nil
-	case key != nil && file != nil:
-		p.add(table+".private_key_file", "give private_key or private_key_file, not both")
-		return nil
-	case file != nil:
-		path := *file
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			p.add(table+".private_key_file", "%v", err)
-			return nil
-		}
-		if fi.Mode().Perm()&0o002 != 0 {
-			p.add(table+".private_key_file", "%s is writable by anyone; chmod 600 it", path)
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			p.add(table+".private_key_file", "%v", err)
-			return nil
-		}
-		s := strings.TrimSpace(string(b))
-		if _, v, ok := strings.Cut(s, "="); ok && strings.HasPrefix(s, "private_key") {
-			s = strings.Trim(strings.TrimSpace(strings.SplitN(v, "\n", 2)[0]), `"`)
-		}
-		k, err := ParsePrivateKey(s)
-		if err != nil {
-			p.add(table+".private_key_file", "%s: %v", path, err)
-		}
-		return k
+func checkPrivateKey(p *problems, table string, k ed25519.PrivateKey, prog string) {
+	switch len(k) {
+	case 0:
+		p.add(table+".private_key", "required: private_key or private_key_file (make a key pair with `%s genkey`)", prog)
+	case ed25519.PrivateKeySize:
 	default:
-		k, err := ParsePrivateKey(*key)
-		if err != nil {
-			p.add(table+".private_key", "%v", err)
-		}
-		return k
+		p.add(table+".private_key", "not an Ed25519 private key (%d bytes, want %d)", len(k), ed25519.PrivateKeySize)
 	}
 }
 
-func publicKey(p *problems, key string, s *string) ed25519.PublicKey {
-	if s == nil {
-		p.add(key, "required (base64 of the peer's 32-byte Ed25519 public key)")
-		return nil
+func checkPublicKey(p *problems, key string, k ed25519.PublicKey, prog string) {
+	switch len(k) {
+	case 0:
+		p.add(key, "required: the peer's Ed25519 public key, base64 (from `%s genkey`)", prog)
+	case ed25519.PublicKeySize:
+	default:
+		p.add(key, "not an Ed25519 public key (%d bytes, want %d)", len(k), ed25519.PublicKeySize)
 	}
-	k, err := ParsePublicKey(*s)
-	if err != nil {
-		p.add(key, "%v", err)
-	}
-	return k
 }
 
-// GenerateKey returns a new Ed25519 key pair.
-func GenerateKey() (ed25519.PrivateKey, ed25519.PublicKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	return priv, pub, err
-}
-
-// FormatPrivateKey returns the configuration form of k: base64 of its seed.
-func FormatPrivateKey(k ed25519.PrivateKey) string {
-	return base64.StdEncoding.EncodeToString(k.Seed())
-}
-
-// FormatPublicKey returns the configuration form of k.
-func FormatPublicKey(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(k) }
-
-// ParsePrivateKey parses the configuration form of a private key.
-func ParsePrivateKey(s string) (ed25519.PrivateKey, error) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(b) != ed25519.SeedSize {
-		return nil, fmt.Errorf("not a private key: want base64 of %d bytes (make one with `monami-mr genkey`)", ed25519.SeedSize)
+// checkRemote checks an endpoint the mobile router sends to.
+func checkRemote(p *problems, key string, ap netip.AddrPort) {
+	switch {
+	case !ap.IsValid():
+		p.add(key, `required: the home agent's address:port, like "198.18.0.1:4433" or "[fd00::1]:4433"`)
+	case ap.Addr().IsUnspecified() || ap.Addr().IsMulticast():
+		p.add(key, "%s is not a unicast address; give the home agent's address", ap.Addr())
+	case ap.Port() == 0:
+		p.add(key, "the port must be between 1 and 65535")
 	}
-	return ed25519.NewKeyFromSeed(b), nil
 }
 
-// ParsePublicKey parses the configuration form of a public key.
-func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(b) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("not a public key: want base64 of %d bytes", ed25519.PublicKeySize)
+func checkPrefixes(p *problems, key string, ps []netip.Prefix, masked bool) {
+	if len(ps) == 0 {
+		p.add(key, `required: at least one prefix, like ["198.18.10.0/24", "fd00:10::/64"]`)
 	}
-	return ed25519.PublicKey(b), nil
+	for i, pf := range ps {
+		checkPrefix(p, indexPath(key, i), pf, masked)
+	}
+}
+
+func checkPrefix(p *problems, key string, pf netip.Prefix, masked bool) {
+	switch {
+	case !pf.IsValid():
+		p.add(key, `not a prefix (address/length, like "198.18.10.0/24")`)
+	case masked && pf.Masked() != pf:
+		p.add(key, "%s has host bits set; did you mean %s?", pf, pf.Masked())
+	}
+}
+
+func checkSource(a netip.Addr) string {
+	switch {
+	case a.Zone() != "":
+		return fmt.Sprintf("%s: want an address without a zone (the interface is the uplink's)", a)
+	case a.IsUnspecified() || a.IsMulticast():
+		return fmt.Sprintf("%s is not a unicast address", a)
+	}
+	return ""
+}
+
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
+
+// The check functions return "" or what is wrong with a value and what
+// would be valid. Reading uses them for explicit values that setDefaults
+// would otherwise replace; Validate for every value.
+
+func checkName(s string) string {
+	switch {
+	case s == "":
+		return "required: 1 to 32 of A-Z a-z 0-9 _ . -"
+	case !nameRE.MatchString(s):
+		return fmt.Sprintf("%q: want 1 to 32 of A-Z a-z 0-9 _ . -", s)
+	}
+	return ""
+}
+
+// checkIfName checks a Linux interface name (dev_valid_name).
+func checkIfName(s string) string {
+	if s == "" || len(s) > maxIfName || s == "." || s == ".." || strings.ContainsAny(s, "/: \t\n\v\f\r") {
+		return fmt.Sprintf("%q is not an interface name: want 1 to %d bytes, none of them '/', ':' or white space", s, maxIfName)
+	}
+	return ""
+}
+
+func checkMTU(v int64) string {
+	if v < MinMTU || v > MaxMTU {
+		return fmt.Sprintf("must be between %d and %d, not %d", MinMTU, MaxMTU, v)
+	}
+	return ""
+}
+
+func checkKeepalive(d time.Duration) string {
+	if d < MinKeepalive || d > MaxKeepalive {
+		return fmt.Sprintf("must be between 1s and 10m, not %s", d)
+	}
+	return ""
+}
+
+func checkCipher(s string) string {
+	if !slices.Contains(ciphers, s) {
+		return fmt.Sprintf("%q: want one of %s", s, strings.Join(ciphers, ", "))
+	}
+	return ""
+}
+
+func checkTransport(s string) string {
+	switch s {
+	case "udp":
+		return ""
+	case "quic":
+		return "transport quic is not supported yet; use udp"
+	}
+	return fmt.Sprintf("%q: want udp", s)
 }

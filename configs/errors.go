@@ -3,52 +3,95 @@
 package configs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// Error is one problem in a configuration file.
+// Error is one problem in a configuration: a TOML syntax error, an unknown
+// key, a missing required key or a bad value. Load, Parse and Validate
+// return the errors.Join of every problem found, each an *Error, so
+// errors.As finds the first and the joined error's Unwrap() []error lists
+// them all, in line order.
 type Error struct {
+	// File is the file's name as given to Load or Parse (MobileRouter.File
+	// or HomeAgent.File for Validate); it may be empty.
 	File string
-	Line int    // 0 if unknown
-	Key  string // dotted key path, e.g. "uplink[1].bid"; "" for syntax errors
-	Msg  string
+	// Line is the 1-based line of the key or, for a missing key, of its
+	// enclosing table header; 0 if there is none (or after Validate of a
+	// configuration that was not parsed).
+	Line int
+	// Key is the dotted key path, with 0-based indexes for arrays and
+	// arrays of tables: "uplink[1].bid", "router.prefixes[0]". It is empty
+	// for TOML syntax errors.
+	Key string
+	// Msg says what is wrong and what would be valid.
+	Msg string
 }
 
+// Error formats e as "FILE:LINE: KEY: MSG", leaving out the parts that are
+// unknown ("FILE: KEY: MSG" for a missing key of a missing table).
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
 		b.WriteString(":" + strconv.Itoa(e.Line))
 	}
-	if e.Key != "" {
-		b.WriteString(": " + e.Key)
+	if b.Len() > 0 {
+		b.WriteString(": ")
 	}
-	b.WriteString(": " + e.Msg)
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
 	return b.String()
 }
 
-// problems collects the errors of one file.
+// problems collects the errors of one file in two phases: reading the TOML
+// (types, syntax of values, unknown keys) and then validating the result.
+// A validation problem about a key that already has a reading problem (or
+// about its parent or child) is dropped: it would only restate it.
 type problems struct {
 	file  string
-	lines lineIndex
+	lines lineIndex // nil when validating a configuration built in code
 	errs  []*Error
+
+	validating bool
+	readKeys   []string // keys with a problem from the reading phase
 }
 
-// add records a problem with key (a dotted path as in the lineIndex).
+// add records a problem with key, a dotted path as in lineIndex.
 func (p *problems) add(key, format string, args ...any) {
+	if p.validating {
+		for _, k := range p.readKeys {
+			if related(k, key) {
+				return
+			}
+		}
+	} else {
+		p.readKeys = append(p.readKeys, key)
+	}
 	p.errs = append(p.errs, &Error{File: p.file, Line: p.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
+// related reports whether a and b are the same key, or one is inside the
+// other ("uplink[1]" and "uplink[1].bid", "router.prefixes" and
+// "router.prefixes[0]").
+func related(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return strings.HasPrefix(b, a) && (len(a) == len(b) || b[len(a)] == '.' || b[len(a)] == '[')
+}
+
+// err returns the problems in line order, joined, or nil.
 func (p *problems) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
+	slices.SortStableFunc(p.errs, func(a, b *Error) int { return a.Line - b.Line })
 	es := make([]error, len(p.errs))
 	for i, e := range p.errs {
 		es[i] = e
@@ -56,77 +99,23 @@ func (p *problems) err() error {
 	return errors.Join(es...)
 }
 
-// lineIndex maps key paths ("uplink[1].bid", "router") to the line where
-// they are written, by a light scan of the source: table headers, arrays of
-// tables and "key =" lines. It does not need to understand every TOML form:
-// a key it cannot place gets the line of its table, or none.
-type lineIndex map[string]int
-
-func indexLines(src []byte) lineIndex {
-	idx := lineIndex{}
-	counts := map[string]int{}
-	table := ""
-	sc := bufio.NewScanner(strings.NewReader(string(src)))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		l := strings.TrimSpace(sc.Text())
-		switch {
-		case l == "" || l[0] == '#':
-		case strings.HasPrefix(l, "[["):
-			name := strings.TrimSpace(strings.Trim(strings.SplitN(l, "]]", 2)[0], "[ "))
-			table = name + "[" + strconv.Itoa(counts[name]) + "]"
-			counts[name]++
-			idx.set(table, n)
-		case l[0] == '[':
-			table = strings.TrimSpace(strings.Trim(strings.SplitN(l, "]", 2)[0], "[ "))
-			idx.set(table, n)
-		default:
-			k, _, ok := strings.Cut(l, "=")
-			if !ok {
-				continue
-			}
-			k = strings.Trim(strings.TrimSpace(k), `"'`)
-			if table != "" {
-				k = table + "." + k
-			}
-			idx.set(k, n)
-		}
-	}
-	return idx
-}
-
-func (idx lineIndex) set(k string, n int) {
-	if _, ok := idx[k]; !ok {
-		idx[k] = n
-	}
-}
-
-// line returns the line of key, or of its nearest enclosing table.
-func (idx lineIndex) line(key string) int {
-	for k := key; k != ""; {
-		if n, ok := idx[k]; ok {
-			return n
-		}
-		i := strings.LastIndexAny(k, ".[")
-		if i < 0 {
-			break
-		}
-		k = k[:i]
-	}
-	return 0
-}
-
-// suggest returns a known key within edit distance 2 of k, or "".
+// suggest returns the key of known that k was probably meant to be: the same
+// but for case, or within edit distance 2 (and closer than k's own length);
+// "" if none is.
 func suggest(k string, known []string) string {
 	best, bd := "", 3
 	for _, c := range known {
-		if d := editDistance(k, c); d < bd {
+		if strings.EqualFold(k, c) {
+			return c
+		}
+		if d := editDistance(k, c); d < bd && d < len(k) {
 			best, bd = c, d
 		}
 	}
 	return best
 }
 
+// editDistance is the Levenshtein distance between a and b, in bytes.
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
