@@ -55,8 +55,10 @@ const (
 // BindingUpdate is a binding update (RFC 6275 §6.1.7) from the mobile router:
 // body = sequence (u16) ‖ flags (u16) ‖ lifetime (u16) ‖ options. It
 // registers the router's paths (one BIDOption each, RFC 5648 bulk
-// registration), its mobile network prefixes (RFC 3963) and, on session
-// set-up, a Session option.
+// registration), its mobile network prefixes (RFC 3963), its flow bindings
+// (one Flow Identification option each, RFC 6089 §4.2) with the FIDs it
+// refreshes unchanged (Flow Summary, RFC 6089 §4.1) and, on session set-up,
+// a Session option.
 type BindingUpdate struct {
 	Sequence uint16
 	Flags    BUFlags
@@ -65,20 +67,27 @@ type BindingUpdate struct {
 	BIDs     []BIDOption
 	Session  *SessionOption // nil if absent
 	Prefixes []netip.Prefix
+	// Flows are the flow bindings this update adds, changes or removes.
+	Flows []FlowIdentification
+	// FlowSummary lists the FIDs of flow bindings refreshed unchanged. More
+	// than 127 FIDs are sent as several Flow Summary options; on receipt
+	// they are concatenated.
+	FlowSummary []uint16
 }
 
 // MessageType returns TypeBindingUpdate.
 func (m *BindingUpdate) MessageType() Type { return TypeBindingUpdate }
 
 // Validate reports whether m can be encoded faithfully: at most MaxOptions
-// options, valid prefixes, care-of addresses without zones. Append assumes a
-// valid m.
+// options, valid prefixes, care-of addresses without zones, valid flow
+// options of at most 255 bytes each. Append assumes a valid m.
 func (m *BindingUpdate) Validate() error {
-	return validateOptions(m.BIDs, m.Session, m.Prefixes)
+	return validateOptions(m.BIDs, m.Session, m.Prefixes, m.Flows, m.FlowSummary)
 }
 
 // Append appends the body of m to b: the fixed fields, then the BID options,
-// the Session option and the prefix options, without padding.
+// the Session option, the prefix options, the Flow Identification options
+// and the Flow Summary options, without padding.
 func (m *BindingUpdate) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, m.Sequence)
 	b = binary.BigEndian.AppendUint16(b, uint16(m.Flags))
@@ -92,7 +101,10 @@ func (m *BindingUpdate) Append(b []byte) []byte {
 	for _, p := range m.Prefixes {
 		b = appendPrefixOption(b, p)
 	}
-	return b
+	for i := range m.Flows {
+		b = appendFlowOption(b, &m.Flows[i])
+	}
+	return appendFlowSummary(b, m.FlowSummary)
 }
 
 // ParseBindingUpdate parses a binding update body. Options may come in any
@@ -110,21 +122,24 @@ func ParseBindingUpdate(b []byte) (BindingUpdate, error) {
 		return BindingUpdate{}, fmt.Errorf("binding update: %w", err)
 	}
 	return BindingUpdate{
-		Sequence: binary.BigEndian.Uint16(b[0:]),
-		Flags:    BUFlags(binary.BigEndian.Uint16(b[2:])),
-		Lifetime: binary.BigEndian.Uint16(b[4:]),
-		BIDs:     o.bids,
-		Session:  o.session,
-		Prefixes: o.prefixes,
+		Sequence:    binary.BigEndian.Uint16(b[0:]),
+		Flags:       BUFlags(binary.BigEndian.Uint16(b[2:])),
+		Lifetime:    binary.BigEndian.Uint16(b[4:]),
+		BIDs:        o.bids,
+		Session:     o.session,
+		Prefixes:    o.prefixes,
+		Flows:       o.flows,
+		FlowSummary: o.flowSummary,
 	}, nil
 }
 
 // BindingAck is a binding acknowledgement (RFC 6275 §6.1.8) from the home
 // agent: body = status (u8) ‖ flags (u8) ‖ sequence (u16) ‖ lifetime (u16) ‖
 // options. It carries the overall status, the per-BID status in BID options
-// (RFC 5648 §6.1) and, on session set-up, the home agent's Session option.
-// Prefix options in an acknowledgement have no meaning: they are checked
-// like any other and then dropped.
+// (RFC 5648 §6.1), the per-flow status in Flow Identification options (RFC
+// 6089 §4.2) and, on session set-up, the home agent's Session option.
+// Prefix and Flow Summary options in an acknowledgement have no meaning:
+// they are checked like any other and then dropped.
 type BindingAck struct {
 	Status Status
 	Flags  BAFlags
@@ -134,6 +149,9 @@ type BindingAck struct {
 	Lifetime uint16
 	BIDs     []BIDOption
 	Session  *SessionOption // nil if absent
+	// Flows carry the per-flow status (FID and Status; sub-options are
+	// optional) of the flow bindings of the update.
+	Flows []FlowIdentification
 }
 
 // MessageType returns TypeBindingAck.
@@ -142,11 +160,11 @@ func (m *BindingAck) MessageType() Type { return TypeBindingAck }
 // Validate reports whether m can be encoded faithfully; see
 // BindingUpdate.Validate.
 func (m *BindingAck) Validate() error {
-	return validateOptions(m.BIDs, m.Session, nil)
+	return validateOptions(m.BIDs, m.Session, nil, m.Flows, nil)
 }
 
-// Append appends the body of m to b: the fixed fields, then the BID options
-// and the Session option, without padding.
+// Append appends the body of m to b: the fixed fields, then the BID options,
+// the Session option and the Flow Identification options, without padding.
 func (m *BindingAck) Append(b []byte) []byte {
 	b = append(b, byte(m.Status), byte(m.Flags))
 	b = binary.BigEndian.AppendUint16(b, m.Sequence)
@@ -157,12 +175,15 @@ func (m *BindingAck) Append(b []byte) []byte {
 	if m.Session != nil {
 		b = appendSessionOption(b, m.Session)
 	}
+	for i := range m.Flows {
+		b = appendFlowOption(b, &m.Flows[i])
+	}
 	return b
 }
 
 // ParseBindingAck parses a binding acknowledgement body. Options may come in
-// any order; unknown ones and padding are skipped, prefix options dropped. The
-// result shares no memory with b.
+// any order; unknown ones and padding are skipped, prefix and flow summary
+// options dropped. The result shares no memory with b.
 func ParseBindingAck(b []byte) (BindingAck, error) {
 	if len(b) > MaxBodyLen {
 		return BindingAck{}, fmt.Errorf("%w: binding ack body of %d bytes", ErrMalformed, len(b))
@@ -181,5 +202,6 @@ func ParseBindingAck(b []byte) (BindingAck, error) {
 		Lifetime: binary.BigEndian.Uint16(b[4:]),
 		BIDs:     o.bids,
 		Session:  o.session,
+		Flows:    o.flows,
 	}, nil
 }

@@ -14,15 +14,17 @@ import (
 type Type uint8
 
 // Message types. Binding update and acknowledgement carry their Mobility
-// Header numbers (RFC 6275 §6.1); monami's additions start at 64. Only the
-// binding update and acknowledgement are implemented; the others are
-// reserved for later issues and skipped by receivers today.
+// Header numbers (RFC 6275 §6.1); monami's additions start at 64. Flow
+// bindings travel inside binding updates and acknowledgements (RFC 6089),
+// so TypeFlowBinding stays reserved and unimplemented.
 const (
 	TypeBindingUpdate Type = 5  // RFC 6275 §6.1.7
 	TypeBindingAck    Type = 6  // RFC 6275 §6.1.8
-	TypePathReport    Type = 64 // reserved: per-BID path characteristics
-	TypeKeyUpdate     Type = 65 // reserved: new data-plane key generation
-	TypeFlowBinding   Type = 66 // reserved: flow bindings (RFC 6089)
+	TypePathReport    Type = 64 // monami: per-BID path characteristics
+	TypeKeyUpdate     Type = 65 // monami: new data-plane key generation
+	TypeFlowBinding   Type = 66 // reserved: a separate flow-binding message
+	TypeKeyUpdateAck  Type = 67 // monami: acknowledgement of a key update
+	TypeErrorReport   Type = 68 // monami: an error sent back to its source
 )
 
 // String returns the message type's name.
@@ -38,6 +40,10 @@ func (t Type) String() string {
 		return "key_update"
 	case TypeFlowBinding:
 		return "flow_binding"
+	case TypeKeyUpdateAck:
+		return "key_update_ack"
+	case TypeErrorReport:
+		return "error_report"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }

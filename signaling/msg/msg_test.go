@@ -136,7 +136,7 @@ func TestParseSkipsPaddingAndUnknown(t *testing.T) {
 	b = append(b, 0)                   // Pad1
 	b = append(b, 1, 3, 0, 0, 0)       // PadN
 	b = append(b, 99, 2, 0xaa, 0xbb)   // unknown
-	b = append(b, 45, 0)               // flow id, reserved: skipped
+	b = append(b, 46, 0)               // redirect capability, unknown: skipped
 	b = append(b, 35, 4, 0, 5, 0, 0)   // BID 5
 	b = append(b, 200, 11, 0, 0, 0, 1) // session, longer than 9
 	b = append(b, 0, 0, 0, 2, 1, 0xee, 0xee)

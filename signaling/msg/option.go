@@ -21,8 +21,8 @@ const (
 	OptPadN                    OptionType = 1   // RFC 6275 §6.2.3
 	OptMobileNetworkPrefix     OptionType = 6   // RFC 3963 §4.3
 	OptBindingID               OptionType = 35  // RFC 5648 §6.1
-	OptFlowSummary             OptionType = 44  // RFC 6089 §4.1; reserved, not parsed yet
-	OptFlowID                  OptionType = 45  // RFC 6089 §4.2; reserved, not parsed yet
+	OptFlowSummary             OptionType = 44  // RFC 6089 §4.1: FIDs being refreshed
+	OptFlowID                  OptionType = 45  // RFC 6089 §4.2: one flow binding
 	OptSession                 OptionType = 200 // monami: data-plane session set-up
 	OptIPv4MobileNetworkPrefix OptionType = 201 // monami: IPv4 mobile network prefix
 )
@@ -100,9 +100,11 @@ type SessionOption struct {
 
 // options is the parsed option area of a binding update or acknowledgement.
 type options struct {
-	bids     []BIDOption
-	session  *SessionOption
-	prefixes []netip.Prefix
+	bids        []BIDOption
+	session     *SessionOption
+	prefixes    []netip.Prefix
+	flows       []FlowIdentification
+	flowSummary []uint16
 }
 
 // forEachOption calls fn for every option of b other than padding, in
@@ -165,6 +167,17 @@ func parseOptions(b []byte) (options, error) {
 				return err
 			}
 			o.prefixes = append(o.prefixes, p)
+		case OptFlowID:
+			f, err := parseFlowOption(data)
+			if err != nil {
+				return err
+			}
+			o.flows = append(o.flows, f)
+		case OptFlowSummary:
+			var err error
+			if o.flowSummary, err = parseFlowSummary(o.flowSummary, data); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -253,8 +266,8 @@ func appendPrefixOption(b []byte, p netip.Prefix) []byte {
 
 // validateOptions checks that the options can be encoded and parsed back to
 // the same values.
-func validateOptions(bids []BIDOption, s *SessionOption, prefixes []netip.Prefix) error {
-	n := len(bids) + len(prefixes)
+func validateOptions(bids []BIDOption, s *SessionOption, prefixes []netip.Prefix, flows []FlowIdentification, fids []uint16) error {
+	n := len(bids) + len(prefixes) + len(flows) + flowSummaryOptions(len(fids))
 	if s != nil {
 		n++
 	}
@@ -269,6 +282,11 @@ func validateOptions(bids []BIDOption, s *SessionOption, prefixes []netip.Prefix
 	for _, p := range prefixes {
 		if !p.IsValid() {
 			return fmt.Errorf("%w: invalid mobile network prefix %s", ErrMalformed, p)
+		}
+	}
+	for i := range flows {
+		if err := flows[i].Validate(); err != nil {
+			return err
 		}
 	}
 	return nil

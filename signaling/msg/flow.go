@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+
+package msg
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"monami/paths"
+)
+
+// FlowAction is the action of a flow binding, carried in a Flow Binding
+// Action sub-option (RFC 7109 §6.2.1). The values are those of the IANA
+// "Flow Binding Action Values" registry as this package's authors read it
+// (Add 11, Delete 12, Modify 13, Refresh 14, Move 15, Revoke 16); they were
+// not checked against the text of RFC 7109, and RFC 6089 itself has no
+// action field: its Flow Identification option has a reserved byte there,
+// and a plain RFC 6089 peer infers the action (a new FID adds, a known FID
+// modifies, a FID listed in the Flow Summary option refreshes, a FID left
+// out of a refreshing binding update is removed). FlowActionNone sends no
+// sub-option and so keeps that implicit meaning.
+type FlowAction uint8
+
+// Flow binding actions.
+const (
+	FlowActionNone    FlowAction = 0  // no Flow Binding Action sub-option
+	FlowActionAdd     FlowAction = 11 // add a flow binding
+	FlowActionDelete  FlowAction = 12 // delete a flow binding
+	FlowActionModify  FlowAction = 13 // modify a flow binding
+	FlowActionRefresh FlowAction = 14 // refresh a flow binding
+	FlowActionMove    FlowAction = 15 // move a flow binding (to other BIDs)
+	FlowActionRevoke  FlowAction = 16 // revoke a flow binding
+)
+
+// String returns the action's name.
+func (a FlowAction) String() string {
+	switch a {
+	case FlowActionNone:
+		return "none"
+	case FlowActionAdd:
+		return "add"
+	case FlowActionDelete:
+		return "delete"
+	case FlowActionModify:
+		return "modify"
+	case FlowActionRefresh:
+		return "refresh"
+	case FlowActionMove:
+		return "move"
+	case FlowActionRevoke:
+		return "revoke"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// SubOptionType is the type byte of a Flow Identification sub-option (RFC
+// 6089 §4.2.1, IANA "Flow Identification Sub-Options" registry).
+type SubOptionType uint8
+
+// Flow Identification sub-option types.
+const (
+	SubOptPad1             SubOptionType = 0 // RFC 6089 §4.2.1: one byte, no length
+	SubOptPadN             SubOptionType = 1 // RFC 6089 §4.2.1
+	SubOptBindingReference SubOptionType = 2 // RFC 6089 §4.2.1: list of BIDs
+	SubOptTrafficSelector  SubOptionType = 3 // RFC 6089 §4.2.1, RFC 6088
+	SubOptFlowAction       SubOptionType = 4 // RFC 7109 §6.2.1: flow binding action
+)
+
+const (
+	// flowIDFixedLen is the fixed part of a Flow Identification option's
+	// data: FID, FID-PRI, reserved, status.
+	flowIDFixedLen = 6
+	// flowActionLen is the data length of a Flow Binding Action
+	// sub-option: reserved, action.
+	flowActionLen = 2
+	// maxOptionData is the largest data of a mobility option (u8 length).
+	maxOptionData = 255
+	// fidsPerSummary is the most FIDs one Flow Summary option holds.
+	fidsPerSummary = maxOptionData / 2
+)
+
+// FlowIdentification is a Flow Identification mobility option (RFC 6089
+// §4.2): one flow binding, that is a traffic selector bound to one or more
+// of the mobile router's paths (BIDs), with a priority. In a binding update
+// Status is 0; in an acknowledgement it is the per-flow result and the
+// sub-options are usually left out.
+//
+// On the wire the option data is FID (u16) ‖ FID-PRI (u16) ‖ reserved (u8)
+// ‖ status (u8) ‖ sub-options, each sub-option type (u8) ‖ length (u8) ‖
+// data, except Pad1 (one zero byte). Sub-options: Binding Reference (2,
+// BIDs as u16 each), Traffic Selector (3, a [TrafficSelector]) and Flow
+// Binding Action (4, reserved (u8) ‖ action (u8)). Padding and unknown
+// sub-options are skipped; a Traffic Selector or Flow Binding Action
+// sub-option may appear once, Binding Reference sub-options are
+// concatenated. The whole option data is at most 255 bytes.
+type FlowIdentification struct {
+	// FID names the flow binding within the mobile router's registration.
+	FID uint16
+	// Priority is FID-PRI: the order in which overlapping selectors are
+	// tried, lower first (RFC 6089 §4.2); it is not checked for uniqueness
+	// here.
+	Priority uint16
+	Status   FlowStatus
+	Action   FlowAction
+	// BIDs are the paths the flow is bound to (Binding Reference
+	// sub-option); nil for none. What several BIDs mean (duplication,
+	// spreading, failover order) is for package signaling to define.
+	BIDs []paths.BID
+	// Selector is the flow's traffic selector; nil for none.
+	Selector *TrafficSelector
+}
+
+// Validate reports whether f can be encoded and parsed back to the same
+// value: a valid selector and an option no longer than 255 bytes.
+func (f *FlowIdentification) Validate() error {
+	if f.Selector != nil {
+		if err := f.Selector.Validate(); err != nil {
+			return fmt.Errorf("flow %d: %w", f.FID, err)
+		}
+	}
+	if n := f.dataLen(); n > maxOptionData {
+		return fmt.Errorf("%w: flow %d option of %d bytes, at most %d", ErrMalformed, f.FID, n, maxOptionData)
+	}
+	return nil
+}
+
+// dataLen returns the option data length of f.
+func (f *FlowIdentification) dataLen() int {
+	n := flowIDFixedLen
+	if len(f.BIDs) > 0 {
+		n += 2 + 2*len(f.BIDs)
+	}
+	if f.Selector != nil {
+		n += 2 + f.Selector.encodedLen()
+	}
+	if f.Action != FlowActionNone {
+		n += 2 + flowActionLen
+	}
+	return n
+}
+
+func appendFlowOption(b []byte, f *FlowIdentification) []byte {
+	b = append(b, byte(OptFlowID), byte(f.dataLen()))
+	b = binary.BigEndian.AppendUint16(b, f.FID)
+	b = binary.BigEndian.AppendUint16(b, f.Priority)
+	b = append(b, 0, byte(f.Status))
+	if f.Action != FlowActionNone {
+		b = append(b, byte(SubOptFlowAction), flowActionLen, 0, byte(f.Action))
+	}
+	if len(f.BIDs) > 0 {
+		b = append(b, byte(SubOptBindingReference), byte(2*len(f.BIDs)))
+		for _, bid := range f.BIDs {
+			b = binary.BigEndian.AppendUint16(b, uint16(bid))
+		}
+	}
+	if f.Selector != nil {
+		b = append(b, byte(SubOptTrafficSelector), byte(f.Selector.encodedLen()))
+		b = f.Selector.Append(b)
+	}
+	return b
+}
+
+func parseFlowOption(data []byte) (FlowIdentification, error) {
+	if len(data) < flowIDFixedLen {
+		return FlowIdentification{}, fmt.Errorf("%w: flow identification option length %d, want at least %d", ErrMalformed, len(data), flowIDFixedLen)
+	}
+	f := FlowIdentification{
+		FID:      binary.BigEndian.Uint16(data),
+		Priority: binary.BigEndian.Uint16(data[2:]),
+		Status:   FlowStatus(data[5]),
+	}
+	seenAction := false
+	for b := data[flowIDFixedLen:]; len(b) > 0; {
+		t := SubOptionType(b[0])
+		if t == SubOptPad1 {
+			b = b[1:]
+			continue
+		}
+		if len(b) < 2 {
+			return FlowIdentification{}, fmt.Errorf("%w: flow %d: truncated sub-option %d header", ErrMalformed, f.FID, t)
+		}
+		l := int(b[1])
+		if len(b) < 2+l {
+			return FlowIdentification{}, fmt.Errorf("%w: flow %d: sub-option %d length %d exceeds the %d bytes left", ErrMalformed, f.FID, t, l, len(b)-2)
+		}
+		sub := b[2 : 2+l]
+		b = b[2+l:]
+		switch t {
+		case SubOptBindingReference:
+			if l == 0 || l%2 != 0 {
+				return FlowIdentification{}, fmt.Errorf("%w: flow %d: binding reference length %d, want a nonzero even number", ErrMalformed, f.FID, l)
+			}
+			for i := 0; i < l; i += 2 {
+				f.BIDs = append(f.BIDs, paths.BID(binary.BigEndian.Uint16(sub[i:])))
+			}
+		case SubOptTrafficSelector:
+			if f.Selector != nil {
+				return FlowIdentification{}, fmt.Errorf("%w: flow %d: duplicate traffic selector", ErrMalformed, f.FID)
+			}
+			ts, err := ParseTrafficSelector(sub)
+			if err != nil {
+				return FlowIdentification{}, fmt.Errorf("flow %d: %w", f.FID, err)
+			}
+			f.Selector = &ts
+		case SubOptFlowAction:
+			if seenAction {
+				return FlowIdentification{}, fmt.Errorf("%w: flow %d: duplicate flow binding action", ErrMalformed, f.FID)
+			}
+			if l != flowActionLen {
+				return FlowIdentification{}, fmt.Errorf("%w: flow %d: flow binding action length %d, want %d", ErrMalformed, f.FID, l, flowActionLen)
+			}
+			seenAction = true
+			f.Action = FlowAction(sub[1])
+		}
+	}
+	return f, nil
+}
+
+// parseFlowSummary appends the FIDs of a Flow Summary option (RFC 6089
+// §4.1: FIDs as u16 each) to fids.
+func parseFlowSummary(fids []uint16, data []byte) ([]uint16, error) {
+	if len(data) == 0 || len(data)%2 != 0 {
+		return fids, fmt.Errorf("%w: flow summary option length %d, want a nonzero even number", ErrMalformed, len(data))
+	}
+	for i := 0; i < len(data); i += 2 {
+		fids = append(fids, binary.BigEndian.Uint16(data[i:]))
+	}
+	return fids, nil
+}
+
+// appendFlowSummary appends fids as Flow Summary options of at most
+// fidsPerSummary FIDs each.
+func appendFlowSummary(b []byte, fids []uint16) []byte {
+	for len(fids) > 0 {
+		n := min(len(fids), fidsPerSummary)
+		b = append(b, byte(OptFlowSummary), byte(2*n))
+		for _, fid := range fids[:n] {
+			b = binary.BigEndian.AppendUint16(b, fid)
+		}
+		fids = fids[n:]
+	}
+	return b
+}
+
+// flowSummaryOptions returns how many options appendFlowSummary writes.
+func flowSummaryOptions(n int) int { return (n + fidsPerSummary - 1) / fidsPerSummary }
