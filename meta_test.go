@@ -89,6 +89,8 @@ var allowed = map[string][]string{
 	"paths":               {},
 	"paths/pathtest":      {"paths"},
 	"paths/udpconn":       {"paths"},
+	"paths/linkmon":       {"paths"},
+	"paths/probe":         {"paths"},
 	"tun":                 {},
 	"tun/tuntest":         {},
 	"configs":             {"paths"},
