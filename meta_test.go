@@ -98,7 +98,7 @@ var allowed = map[string][]string{
 	"tunnel/frame":        {"paths"},
 	"tunnel/replay":       {},
 	"tunnel/session":      {"paths"},
-	"tunnel":              {"paths", "classifier", "tunnel/frame", "tunnel/replay", "tunnel/session"},
+	"tunnel":              {"paths", "paths/probe", "classifier", "tunnel/frame", "tunnel/replay", "tunnel/session"},
 	"signaling/msg":       {"paths"},
 	"signaling":           {"paths", "signaling/msg"},
 	"testbed":             {"configs"},

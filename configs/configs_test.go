@@ -52,7 +52,7 @@ func TestExamples(t *testing.T) {
 	if !reflect.DeepEqual(mr.Uplinks, wantUplinks) {
 		t.Errorf("uplinks:\n got %+v\nwant %+v", mr.Uplinks, wantUplinks)
 	}
-	if mr.TUN.Name != "mona0" || mr.TUN.MTU != 1420 || len(mr.TUN.Routes) != 2 || mr.Data.Cipher != "aes-256-gcm" || mr.Data.Keepalive.Duration != 10*time.Second {
+	if mr.TUN.Name != "mona0" || mr.TUN.MTU != 1420 || len(mr.TUN.Routes) != 2 || mr.Data.Cipher != "aes-256-gcm" || mr.Data.Keepalive.Duration != 550*time.Millisecond {
 		t.Errorf("tun %+v data %+v", mr.TUN, mr.Data)
 	}
 	if ha.TUN.Name != "monaha0" || len(ha.HomeAgent.Data) != 2 || ha.Data.Cipher != "" {

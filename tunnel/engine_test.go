@@ -116,7 +116,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	g.a.SetPeer("mr1", mrPrefix)
-	g.r, err = NewRouter(RouterOptions{TUN: g.mrTUN, Keepalive: time.Hour})
+	g.r, err = NewRouter(RouterOptions{TUN: g.mrTUN})
 	if err != nil {
 		t.Fatal(err)
 	}

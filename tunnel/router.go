@@ -20,6 +20,7 @@ import (
 
 	"monami/classifier"
 	"monami/paths"
+	"monami/paths/probe"
 	"monami/tunnel/frame"
 )
 
@@ -30,8 +31,6 @@ const (
 	// rxOffset is where the inner packet starts in a received datagram, and
 	// the offset the TUN writes from (it needs at least 10 bytes in front).
 	rxOffset = frame.HeaderLen
-	// probeInterval is how often an unconfirmed path sends keepalives.
-	probeInterval = time.Second
 )
 
 // RouterOptions configures a [Router]. The zero value is not usable: TUN is
@@ -42,20 +41,22 @@ type RouterOptions struct {
 	// TUN is the device the router captures traffic on. Run takes
 	// ownership and closes it.
 	TUN wgtun.Device
-	// Keepalive is how often an idle path sends an authenticated keepalive
-	// to the home agent (which answers it). Zero means 10 s.
-	Keepalive time.Duration
+	// Probe tunes each path's liveness and estimators (paths/probe); its
+	// IdleProbeInterval is how often an idle path sends an authenticated
+	// keepalive that the home agent echoes. The zero value is the
+	// defaults.
+	Probe probe.Config
 }
 
 // Router is the mobile router's data plane: TUN ↔ per-uplink paths.
 type Router struct {
 	// Immutable after NewRouter.
-	log       *slog.Logger
-	tun       wgtun.Device
-	keepalive time.Duration
-	epoch     time.Time // probe timestamps are monotonic ns since epoch
-	batch     int
-	bufSize   int
+	log     *slog.Logger
+	tun     wgtun.Device
+	probe   probe.Config
+	epoch   time.Time // probe timestamps are µs since epoch
+	batch   int
+	bufSize int
 
 	// Published snapshots, read once per batch by the data-plane loops.
 	paths atomic.Pointer[pathSet]
@@ -72,10 +73,13 @@ type Router struct {
 	dropLog *dropLog
 }
 
-// pathSet is an immutable snapshot of the live paths, sorted by BID.
+// pathSet is an immutable snapshot of the paths, sorted by BID, and of the
+// ones flows are spread over: those Up and not suspect; failing that, those
+// Up; failing that, all of them (a path that may work beats a certain drop).
 type pathSet struct {
 	paths []*path
-	bids  []paths.BID // bids[i] == paths[i].bid
+	bids  []paths.BID // the candidates for flows
+	idx   []int       // idx[k] is the index in paths of bids[k]
 }
 
 // path is one uplink: its socket and the home agent's endpoint for it.
@@ -87,15 +91,30 @@ type path struct {
 
 	writeMu sync.Mutex // serialises conn.Write (data from the reader, keepalives from the timer)
 
-	lastSend  atomic.Int64 // unix ns of the last send on this path
-	lastRecv  atomic.Int64 // unix ns of the last authenticated receive
-	confirmed atomic.Bool  // an authenticated packet came back in the current session
-	stats     counters
-
-	probeSeq uint32        // owned by keepaliveLoop
-	rtt      atomic.Int64  // last round-trip time, ns; written by recvLoop only
-	srtt     atomic.Int64  // smoothed round-trip time (RFC 6298, α = 1/8), ns
+	lastSend atomic.Int64 // unix ns of the last send on this path
+	lastRecv atomic.Int64 // unix ns of the last authenticated receive
+	stats    counters
 	done     chan struct{} // closed when recvLoop returns
+
+	// Owned by maintainLoop.
+	live     *probe.Liveness
+	probeSeq uint32
+
+	// Published by maintainLoop for the data plane and Stats.
+	up      atomic.Bool
+	suspect atomic.Bool
+	est     atomic.Pointer[probe.Stats]
+
+	// Handed from recvLoop and SetLinkState to maintainLoop.
+	evMu   sync.Mutex
+	acks   []probeAck
+	linkEv int8 // +1 link up, -1 link down, 0 nothing pending
+}
+
+// probeAck is a probe reply seen by recvLoop.
+type probeAck struct {
+	seq uint32
+	at  time.Time
 }
 
 // NewRouter returns a Router for opts. Add paths with AddPath, install keys
@@ -109,23 +128,20 @@ func NewRouter(opts RouterOptions) (*Router, error) {
 		return nil, fmt.Errorf("tun mtu: %w", err)
 	}
 	r := &Router{
-		log:       opts.Logger,
-		tun:       opts.TUN,
-		keepalive: opts.Keepalive,
-		batch:     opts.TUN.BatchSize(),
-		bufSize:   txOffset + mtu + frame.TagLen + 64,
-		all:       make(map[paths.BID]*path),
-		kick:      make(chan struct{}, 1),
-		epoch:     time.Now(),
+		log:     opts.Logger,
+		tun:     opts.TUN,
+		probe:   opts.Probe,
+		batch:   opts.TUN.BatchSize(),
+		bufSize: txOffset + mtu + frame.TagLen + 64,
+		all:     make(map[paths.BID]*path),
+		kick:    make(chan struct{}, 1),
+		epoch:   time.Now(),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	r.log = r.log.With("component", "tunnel")
 	r.dropLog = newDropLog(r.log)
-	if r.keepalive <= 0 {
-		r.keepalive = 10 * time.Second
-	}
 	r.paths.Store(&pathSet{})
 	return r, nil
 }
@@ -145,7 +161,9 @@ func (r *Router) AddPath(bid paths.BID, name string, conn paths.Conn, remote net
 	if _, ok := r.all[bid]; ok {
 		return fmt.Errorf("tunnel: path %d exists", bid)
 	}
-	p := &path{bid: bid, name: name, conn: conn, remote: remote, done: make(chan struct{})}
+	p := &path{bid: bid, name: name, conn: conn, remote: remote, done: make(chan struct{}),
+		live: probe.NewLiveness(r.probe, time.Now())}
+	p.est.Store(&probe.Stats{})
 	r.all[bid] = p
 	r.publishLocked()
 	r.wg.Go(func() { r.recvLoop(p) })
@@ -178,10 +196,41 @@ func (r *Router) publishLocked() {
 		ps.paths = append(ps.paths, p)
 	}
 	slices.SortFunc(ps.paths, func(a, b *path) int { return int(a.bid) - int(b.bid) })
-	for _, p := range ps.paths {
-		ps.bids = append(ps.bids, p.bid)
+	for _, want := range []func(*path) bool{
+		func(p *path) bool { return p.up.Load() && !p.suspect.Load() },
+		func(p *path) bool { return p.up.Load() },
+		func(p *path) bool { return true },
+	} {
+		for i, p := range ps.paths {
+			if want(p) {
+				ps.bids = append(ps.bids, p.bid)
+				ps.idx = append(ps.idx, i)
+			}
+		}
+		if len(ps.bids) > 0 {
+			break
+		}
 	}
 	r.paths.Store(ps)
+}
+
+// SetLinkState reports that the interface under path bid went down or
+// came up (from the link monitor). A link going down takes the path out
+// at once.
+func (r *Router) SetLinkState(bid paths.BID, up bool) {
+	r.mu.Lock()
+	p := r.all[bid]
+	r.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.evMu.Lock()
+	p.linkEv = -1
+	if up {
+		p.linkEv = 1
+	}
+	p.evMu.Unlock()
+	r.poke()
 }
 
 // SetSession installs the keys of a new signaling session; the previous
@@ -193,9 +242,6 @@ func (r *Router) SetSession(s Session) error {
 		return err
 	}
 	r.sess.Store(ks)
-	for _, p := range r.paths.Load().paths {
-		p.confirmed.Store(false)
-	}
 	r.log.Info("session installed", "generation", s.Generation, "local_index", s.LocalIndex, "peer_index", s.PeerIndex, "suite", s.Suite)
 	r.poke()
 	return nil
@@ -230,7 +276,7 @@ func (r *Router) Run(ctx context.Context) error {
 			cancel(err)
 		}
 	})
-	loops.Go(func() { r.keepaliveLoop(ctx) })
+	loops.Go(func() { r.maintainLoop(ctx) })
 
 	<-ctx.Done()
 	r.tun.Close() // unblocks readLoop
@@ -318,7 +364,7 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 			continue
 		}
 		bid := classifier.Pick(p.Hash(), ps.bids)
-		j := slices.Index(ps.bids, bid)
+		j := ps.idx[slices.Index(ps.bids, bid)]
 		h := frame.Header{Type: frame.TypeData, BID: bid, Receiver: ks.PeerIndex}
 		h.Counter = ks.bid(bid).counter.Add(1) - 1
 		fb := b[txOffset-frame.HeaderLen:]
@@ -343,20 +389,6 @@ func (p *path) send(dgs [][]byte, now int64, d *drops) {
 	p.stats.txPackets.Add(uint64(len(dgs)))
 	p.stats.txBytes.Add(uint64(bytes))
 	p.lastSend.Store(now)
-}
-
-// sample records one round-trip time measurement. Called from the path's
-// receive loop only.
-func (p *path) sample(rtt time.Duration) {
-	if rtt < 0 {
-		return
-	}
-	p.rtt.Store(int64(rtt))
-	if s := p.srtt.Load(); s == 0 {
-		p.srtt.Store(int64(rtt))
-	} else {
-		p.srtt.Store(s + (int64(rtt)-s)/8)
-	}
 }
 
 // recvLoop is the downlink pipeline of one path: socket → open → TUN.
@@ -396,6 +428,8 @@ func (r *Router) recvLoop(p *path) {
 // packets to write to the TUN (appended to out, each at offset rxOffset).
 func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip *classifier.Parsed) [][]byte {
 	ks := r.sess.Load()
+	now := time.Now()
+	replies := false
 	var rx, rxBytes, ka uint64
 	for i, b := range bufs {
 		dg := b[:sizes[i]]
@@ -426,8 +460,13 @@ func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip
 		switch h.Type {
 		case frame.TypeKeepaliveReply:
 			ka++
-			if _, sent, ok := frame.ParseProbe(pt); ok {
-				p.sample(time.Duration(int64(time.Since(r.epoch)) - sent))
+			if seq, _, ok := frame.ParseProbe(pt); ok {
+				p.evMu.Lock()
+				if len(p.acks) < 1024 {
+					p.acks = append(p.acks, probeAck{seq, now})
+				}
+				p.evMu.Unlock()
+				replies = true
 			}
 			continue
 		case frame.TypeKeepalive:
@@ -444,20 +483,25 @@ func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip
 		p.stats.rxPackets.Add(rx)
 		p.stats.rxBytes.Add(rxBytes)
 		p.stats.keepalivesRx.Add(ka)
-		p.lastRecv.Store(time.Now().UnixNano())
-		p.confirmed.Store(true)
+		p.lastRecv.Store(now.UnixNano())
+	}
+	if replies {
+		r.poke()
 	}
 	return out
 }
 
-// keepaliveLoop sends a keepalive on every path that is unconfirmed (each
-// probeInterval) or idle (each Keepalive), so the home agent learns and
-// keeps each path's endpoint and the router learns which paths work.
-func (r *Router) keepaliveLoop(ctx context.Context) {
-	t := time.NewTicker(probeInterval)
+// maintainLoop is the path maintainer: it owns every path's Liveness,
+// feeds it the probe replies the receive loops saw and the link events,
+// sends the probes it asks for, and republishes the path set when a
+// path's state changes. It sleeps until the earliest deadline of any path,
+// or until poked.
+func (r *Router) maintainLoop(ctx context.Context) {
+	t := time.NewTimer(0)
 	defer t.Stop()
 	buf := make([]byte, frame.HeaderLen+frame.ProbeLen+frame.TagLen)
 	dg := [][]byte{nil}
+	var acks []probeAck
 	for {
 		select {
 		case <-ctx.Done():
@@ -466,24 +510,61 @@ func (r *Router) keepaliveLoop(ctx context.Context) {
 		case <-r.kick:
 		}
 		ks := r.sess.Load()
-		if ks == nil {
-			continue
-		}
-		now := time.Now().UnixNano()
+		now := time.Now()
+		next := now.Add(time.Second)
+		changed := false
 		for _, p := range r.paths.Load().paths {
-			idle := now-p.lastSend.Load() >= int64(r.keepalive)
-			if p.confirmed.Load() && !idle {
-				continue
+			p.evMu.Lock()
+			acks, p.acks = p.acks, acks[:0]
+			link := p.linkEv
+			p.linkEv = 0
+			p.evMu.Unlock()
+			l := p.live
+			switch link {
+			case -1:
+				changed = l.LinkDown(now) || changed
+			case 1:
+				l.LinkUp(now)
 			}
-			h := frame.Header{Type: frame.TypeKeepalive, BID: p.bid, Receiver: ks.PeerIndex}
-			h.Counter = ks.bid(p.bid).counter.Add(1) - 1
-			h.Put(buf)
-			p.probeSeq++
-			frame.PutProbe(buf[frame.HeaderLen:], p.probeSeq, int64(time.Since(r.epoch)))
-			dg[0] = ks.send.Seal(buf, frame.ProbeLen, p.bid, h.Counter)
-			p.send(dg, now, &r.drops)
-			p.stats.keepalivesTx.Add(1)
+			for _, a := range acks {
+				if _, ok := l.Estimator().OnProbeAck(a.at, uint64(a.seq)); ok {
+					l.OnReceive(a.at)
+				}
+			}
+			send, ch := l.Tick(now)
+			changed = changed || ch
+			if send && ks != nil {
+				p.probeSeq++
+				h := frame.Header{Type: frame.TypeKeepalive, BID: p.bid, Receiver: ks.PeerIndex}
+				h.Counter = ks.bid(p.bid).counter.Add(1) - 1
+				h.Put(buf)
+				frame.PutProbe(buf[frame.HeaderLen:], p.probeSeq, uint32(time.Since(r.epoch)/time.Microsecond))
+				dg[0] = ks.send.Seal(buf, frame.ProbeLen, p.bid, h.Counter)
+				p.send(dg, now.UnixNano(), &r.drops)
+				p.stats.keepalivesTx.Add(1)
+				l.Estimator().OnProbeSent(now, uint64(p.probeSeq))
+			}
+			up, suspect := l.State() == paths.StateUp, l.Suspect()
+			if up != p.up.Load() || suspect != p.suspect.Load() {
+				p.up.Store(up)
+				p.suspect.Store(suspect)
+				changed = true
+				r.log.Info("path state", "bid", p.bid, "iface", p.name, "state", l.State(), "suspect", suspect)
+			}
+			if len(acks) > 0 || ch {
+				st := l.Estimator().Snapshot()
+				p.est.Store(&st)
+			}
+			if nt := l.NextTick(now); nt.Before(next) {
+				next = nt
+			}
 		}
+		if changed {
+			r.mu.Lock()
+			r.publishLocked()
+			r.mu.Unlock()
+		}
+		t.Reset(max(next.Sub(time.Now()), time.Millisecond))
 	}
 }
 
@@ -498,8 +579,10 @@ func (r *Router) Stats() RouterStats {
 	ps := r.paths.Load()
 	st := RouterStats{Drops: r.drops.snapshot()}
 	for _, p := range ps.paths {
-		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.confirmed.Load(),
-			RTTMicros: p.rtt.Load() / 1e3, SRTTMicros: p.srtt.Load() / 1e3}
+		e := p.est.Load()
+		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.up.Load(), Suspect: p.suspect.Load(),
+			RTTMicros: e.LatestRTT.Microseconds(), SRTTMicros: e.SRTT.Microseconds(), RTTVarMicros: e.RTTVar.Microseconds(),
+			JitterMicros: e.Jitter.Microseconds(), Loss: e.Loss}
 		p.stats.fill(&s)
 		st.Paths = append(st.Paths, s)
 	}

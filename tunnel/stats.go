@@ -93,8 +93,13 @@ type PathStats struct {
 	RxBytes      uint64 `json:"rx_bytes"`
 	KeepalivesTx uint64 `json:"keepalives_tx"`
 	KeepalivesRx uint64 `json:"keepalives_rx"`
-	RTTMicros    int64  `json:"rtt_us,omitempty"`  // MR: last probe round-trip time
-	SRTTMicros   int64  `json:"srtt_us,omitempty"` // MR: smoothed round-trip time
+	// Mobile router only: liveness and measured characteristics.
+	Suspect      bool    `json:"suspect,omitempty"`   // Up, but a reply is overdue
+	RTTMicros    int64   `json:"rtt_us,omitempty"`    // last probe round-trip time
+	SRTTMicros   int64   `json:"srtt_us,omitempty"`   // smoothed round-trip time (RFC 6298)
+	RTTVarMicros int64   `json:"rttvar_us,omitempty"` // round-trip time variation
+	JitterMicros int64   `json:"jitter_us,omitempty"` // RFC 3550 jitter of RTT samples
+	Loss         float64 `json:"loss"`                // fraction of the last 100 probes lost
 }
 
 func (c *counters) fill(s *PathStats) {

@@ -36,23 +36,24 @@ const (
 )
 
 // ProbeLen is the length of a probe payload: sequence (32 bits, BE) and
-// the prober's send time (64 bits, BE, nanoseconds on the prober's own
-// clock; only the prober interprets it).
-const ProbeLen = 12
+// the prober's send time (32 bits, BE, microseconds on the prober's own
+// clock, modulo 2^32; only the prober interprets it). Small on purpose: an
+// idle path is probed about twice a second.
+const ProbeLen = 8
 
 // PutProbe writes a probe payload into b[:ProbeLen].
-func PutProbe(b []byte, seq uint32, sent int64) {
+func PutProbe(b []byte, seq, sentMicros uint32) {
 	_ = b[ProbeLen-1]
 	binary.BigEndian.PutUint32(b, seq)
-	binary.BigEndian.PutUint64(b[4:], uint64(sent))
+	binary.BigEndian.PutUint32(b[4:], sentMicros)
 }
 
 // ParseProbe reads a probe payload; ok is false if b is too short.
-func ParseProbe(b []byte) (seq uint32, sent int64, ok bool) {
+func ParseProbe(b []byte) (seq, sentMicros uint32, ok bool) {
 	if len(b) < ProbeLen {
 		return 0, 0, false
 	}
-	return binary.BigEndian.Uint32(b), int64(binary.BigEndian.Uint64(b[4:])), true
+	return binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:]), true
 }
 
 // String returns "data", "keepalive" or "type(N)".

@@ -213,9 +213,9 @@ func BenchmarkPut(b *testing.B) {
 
 func TestProbeRoundTrip(t *testing.T) {
 	b := make([]byte, ProbeLen)
-	PutProbe(b, 0xdeadbeef, -42)
+	PutProbe(b, 0xdeadbeef, 42)
 	seq, sent, ok := ParseProbe(b)
-	if !ok || seq != 0xdeadbeef || sent != -42 {
+	if !ok || seq != 0xdeadbeef || sent != 42 {
 		t.Fatalf("ParseProbe = %x, %d, %v", seq, sent, ok)
 	}
 	if _, _, ok := ParseProbe(b[:ProbeLen-1]); ok {

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,4 +339,116 @@ func TestHomeAgentRestartMidTransfer(t *testing.T) {
 		t.Errorf("mobile router saw %d sessions; want a new one after the restart", st.Signaling.Sessions)
 	}
 	t.Logf("transfer completed %v after the restart", time.Since(restarted))
+}
+
+// blackhole makes uplink wan1 silently drop everything in both directions
+// (frames go out with a MAC address nobody has), or restores it. This
+// kernel has no netem; the project's link emulator will take this role.
+func (e *env) blackhole(t *testing.T, on bool) {
+	t.Helper()
+	for _, c := range []struct{ role, peer string }{{testbed.MR, "198.18.1.1"}, {testbed.HA, "198.18.1.2"}} {
+		args := []string{"neigh", "replace", c.peer, "lladdr", "02:00:5e:00:00:99", "dev", "wan1", "nud", "permanent"}
+		if !on {
+			args = []string{"neigh", "del", c.peer, "dev", "wan1"}
+		}
+		if out, err := e.topo.Command(c.role, append([]string{"ip"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+}
+
+// TestBlackholeFailover silently blackholes the IPv4 uplink in the middle
+// of TCP transfers: the router must declare the path down and move its
+// flows to the other uplink; every transfer completes byte-exact, and the
+// longest stall of the flows that were on the dead path stays under 1.5 s.
+func TestBlackholeFailover(t *testing.T) {
+	e := setup(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 100}, {RateMbit: 100}}})
+	time.Sleep(2500 * time.Millisecond) // both paths Up and past their dwell
+	type flow struct {
+		got     atomic.Int64
+		lastGap atomic.Int64
+	}
+	var wg sync.WaitGroup
+	const n = 6
+	flows := make([]*flow, n)
+	stop := make(chan struct{})
+	for i := range n {
+		f := &flow{}
+		flows[i] = f
+		addr := net.JoinHostPort(testbed.ServerAddr4, fmt.Sprint(5100+i))
+		l, err := e.topo.Listen(testbed.Server, "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		wg.Go(func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 64<<10)
+			last := time.Now()
+			for {
+				k, err := c.Read(buf)
+				if k > 0 {
+					now := time.Now()
+					if g := now.Sub(last); int64(g) > f.lastGap.Load() {
+						f.lastGap.Store(int64(g))
+					}
+					last = now
+					f.got.Add(int64(k))
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			c, err := e.topo.Dial(context.Background(), testbed.LAN, "tcp", addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Write(buf); err != nil {
+					t.Errorf("flow %d: %v (a connection was lost)", i, err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(2 * time.Second)
+	for _, f := range flows {
+		f.lastGap.Store(0) // only stalls from the fault on count
+	}
+	e.blackhole(t, true)
+	defer e.blackhole(t, false)
+	time.Sleep(5 * time.Second)
+	close(stop)
+	wg.Wait()
+	st := e.mrStatus(t)
+	for _, p := range st.Tunnel.Paths {
+		if p.BID == 1 && p.Up {
+			t.Errorf("blackholed path 1 still up: %+v", p)
+		}
+	}
+	var worst time.Duration
+	for i, f := range flows {
+		g := time.Duration(f.lastGap.Load())
+		t.Logf("flow %d: %d bytes, longest stall %v", i, f.got.Load(), g)
+		worst = max(worst, g)
+	}
+	t.Logf("longest stall of any flow after the blackhole: %v", worst)
+	if worst > 1500*time.Millisecond {
+		t.Errorf("longest stall %v; want <= 1.5s", worst)
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"monami/configs"
 	"monami/paths"
+	"monami/paths/probe"
 	"monami/signaling"
 	"monami/tunnel"
 	"monami/tunnel/session"
@@ -67,7 +68,8 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open tun: %w", err)
 	}
-	m.engine, err = tunnel.NewRouter(tunnel.RouterOptions{Logger: env.Logger, TUN: dev, Keepalive: cfg.Data.Keepalive.Duration})
+	m.engine, err = tunnel.NewRouter(tunnel.RouterOptions{Logger: env.Logger, TUN: dev,
+		Probe: probe.Config{IdleProbeInterval: cfg.Data.Keepalive.Duration}})
 	if err != nil {
 		dev.Close()
 		return nil, err
