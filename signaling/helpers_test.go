@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,6 +184,7 @@ type fixture struct {
 	srec            *recorder
 	stopServer      func()
 	serverConnClose func()
+	crashed         atomic.Bool
 }
 
 var mrPrefixes = []netip.Prefix{netip.MustParsePrefix("198.18.10.0/24"), netip.MustParsePrefix("fd00:10::/64")}
@@ -212,12 +214,21 @@ func (f *fixture) startServer(t *testing.T, pc net.PacketConn) {
 		t.Fatal(err)
 	}
 	f.server = s
-	stop := run(t, s.Run)
+	stop := run(t, func(ctx context.Context) error {
+		err := s.Run(ctx)
+		if f.crashed.Load() {
+			return nil // its socket was pulled from under it on purpose
+		}
+		return err
+	})
 	f.stopServer = func() {
 		stop()
 		pc.Close()
 	}
-	f.serverConnClose = func() { pc.Close() }
+	f.serverConnClose = func() {
+		f.crashed.Store(true)
+		pc.Close()
+	}
 	t.Cleanup(f.stopServer)
 }
 

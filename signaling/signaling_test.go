@@ -234,6 +234,7 @@ func TestReconnectAfterServerCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	listening := time.Now()
+	f.crashed.Store(false)
 	f.startServer(t, pc)
 	second := waitSession(t, rec.sessions, 10*time.Second)
 	d := time.Since(listening)

@@ -363,7 +363,13 @@ func TestAllocsPerBatch(t *testing.T) {
 		eps[i] = netip.AddrPortFrom(lanHost, 1)
 	}
 	fill()
-	allocs := testing.AllocsPerRun(50, func() {
+	// allocsPerRun takes the least of three measurements: AllocsPerRun
+	// counts the whole process's allocations, and a stray one elsewhere in
+	// the test binary must not fail the gate; one of ours shows in all three.
+	allocsPerRun := func(f func()) float64 {
+		return min(testing.AllocsPerRun(50, f), testing.AllocsPerRun(50, f), testing.AllocsPerRun(50, f))
+	}
+	allocs := allocsPerRun(func() {
 		fill()
 		outs[0], outs[1] = outs[0][:0], outs[1][:0]
 		r.sealBatch(ps, bufs, sizes, outs, &p)
@@ -392,7 +398,7 @@ func TestAllocsPerBatch(t *testing.T) {
 	tx := &agentTx{groups: make([]txGroup, 0, 16)}
 	var ip classifier.Parsed
 	wout := make([][]byte, 0, batch)
-	allocs = testing.AllocsPerRun(50, func() {
+	allocs = allocsPerRun(func() {
 		fill()
 		a.sealBatch(bufs, sizes, tx)
 		got := 0
