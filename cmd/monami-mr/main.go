@@ -61,7 +61,7 @@ func main() {
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	m, err := node.NewMobileRouter(cfg, node.Env{Logger: log})
+	m, err := node.NewMobileRouter(cfg, node.Env{Logger: log, WatchLinks: true})
 	if err != nil {
 		daemon.Fatal(prog, err)
 	}

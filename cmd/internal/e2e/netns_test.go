@@ -357,13 +357,10 @@ func (e *env) blackhole(t *testing.T, on bool) {
 	}
 }
 
-// TestBlackholeFailover silently blackholes the IPv4 uplink in the middle
-// of TCP transfers: the router must declare the path down and move its
-// flows to the other uplink; every transfer completes byte-exact, and the
-// longest stall of the flows that were on the dead path stays under 1.5 s.
-func TestBlackholeFailover(t *testing.T) {
-	e := setup(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 100}, {RateMbit: 100}}})
-	time.Sleep(2500 * time.Millisecond) // both paths Up and past their dwell
+// stallsAround runs six TCP flows from the LAN host to the server, applies
+// fault once they are going, keeps them running for 5 s more, and returns
+// the longest stall any flow saw after the fault. Every flow must survive.
+func (e *env) stallsAround(t *testing.T, fault func()) time.Duration {
 	type flow struct {
 		got     atomic.Int64
 		lastGap atomic.Int64
@@ -430,25 +427,57 @@ func TestBlackholeFailover(t *testing.T) {
 	for _, f := range flows {
 		f.lastGap.Store(0) // only stalls from the fault on count
 	}
-	e.blackhole(t, true)
-	defer e.blackhole(t, false)
+	fault()
 	time.Sleep(5 * time.Second)
 	close(stop)
 	wg.Wait()
-	st := e.mrStatus(t)
-	for _, p := range st.Tunnel.Paths {
-		if p.BID == 1 && p.Up {
-			t.Errorf("blackholed path 1 still up: %+v", p)
-		}
-	}
 	var worst time.Duration
 	for i, f := range flows {
 		g := time.Duration(f.lastGap.Load())
 		t.Logf("flow %d: %d bytes, longest stall %v", i, f.got.Load(), g)
 		worst = max(worst, g)
 	}
+	return worst
+}
+
+// TestBlackholeFailover silently blackholes the IPv4 uplink in the middle
+// of TCP transfers: the router must declare the path down and move its
+// flows to the other uplink; every flow survives, and the longest stall of
+// the flows that were on the dead path stays under 1.5 s.
+func TestBlackholeFailover(t *testing.T) {
+	e := setup(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 100}, {RateMbit: 100}}})
+	time.Sleep(2500 * time.Millisecond) // both paths Up and past their dwell
+	worst := e.stallsAround(t, func() { e.blackhole(t, true) })
+	defer e.blackhole(t, false)
+	for _, p := range e.mrStatus(t).Tunnel.Paths {
+		if p.BID == 1 && p.Up {
+			t.Errorf("blackholed path 1 still up: %+v", p)
+		}
+	}
 	t.Logf("longest stall of any flow after the blackhole: %v", worst)
 	if worst > 1500*time.Millisecond {
 		t.Errorf("longest stall %v; want <= 1.5s", worst)
+	}
+}
+
+// TestLinkDownFailover takes the IPv4 uplink's link down (on the router's
+// side) in the middle of TCP transfers: the link monitor takes the path out
+// at once and its flows move to the other uplink.
+func TestLinkDownFailover(t *testing.T) {
+	e := setup(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 100}, {RateMbit: 100}}})
+	time.Sleep(2500 * time.Millisecond)
+	worst := e.stallsAround(t, func() {
+		if out, err := e.topo.Command(testbed.MR, "ip", "link", "set", "wan1", "down").CombinedOutput(); err != nil {
+			t.Fatalf("link down: %v: %s", err, out)
+		}
+	})
+	for _, p := range e.mrStatus(t).Tunnel.Paths {
+		if p.BID == 1 && p.Up {
+			t.Errorf("path 1 still up with its link down: %+v", p)
+		}
+	}
+	t.Logf("longest stall of any flow after the link went down: %v", worst)
+	if worst > 300*time.Millisecond {
+		t.Errorf("longest stall %v; want <= 300ms", worst)
 	}
 }

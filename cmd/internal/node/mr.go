@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"monami/configs"
 	"monami/paths"
+	"monami/paths/linkmon"
 	"monami/paths/probe"
 	"monami/signaling"
 	"monami/tunnel"
@@ -171,10 +173,53 @@ func (m *MobileRouter) Run(ctx context.Context) error {
 			m.log.Error("signaling stopped", "err", err)
 		}
 	})
+	if m.env.WatchLinks {
+		wg.Go(func() { m.watchLinks(ctx) })
+	}
 	err := m.engine.Run(ctx)
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// watchLinks follows the uplinks' interfaces through netlink: a link that
+// goes down, or loses the uplink's source address, takes its path out at
+// once; coming back lets the path's probes bring it up again.
+func (m *MobileRouter) watchLinks(ctx context.Context) {
+	var sel []linkmon.Selector
+	byIface := map[string][]*uplink{}
+	for _, u := range m.uplinks {
+		if byIface[u.cfg.Interface] == nil {
+			sel = append(sel, linkmon.Selector{Name: u.cfg.Interface})
+		}
+		byIface[u.cfg.Interface] = append(byIface[u.cfg.Interface], u)
+	}
+	mon, err := linkmon.New(linkmon.Options{Logger: m.log, Selectors: sel})
+	if err != nil {
+		m.log.Error("link monitor", "err", err)
+		return
+	}
+	events := make(chan linkmon.Event, 64)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := mon.Run(ctx, events); err != nil {
+			m.log.Error("link monitor stopped", "err", err)
+		}
+		close(events)
+	})
+	for ev := range events {
+		for _, u := range byIface[ev.Link.Name] {
+			u.mu.Lock()
+			src, open := u.source, u.open
+			u.mu.Unlock()
+			if !open {
+				continue
+			}
+			usable := ev.Link.Up && slices.ContainsFunc(ev.Link.Addrs, func(p netip.Prefix) bool { return p.Addr() == src })
+			m.engine.SetLinkState(u.cfg.BID, usable)
+		}
+	}
+	wg.Wait()
 }
 
 // uplinkLoop opens one uplink, retrying until it works or ctx ends.

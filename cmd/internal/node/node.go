@@ -41,6 +41,10 @@ type Env struct {
 	ListenPacket func(iface string, laddr netip.AddrPort) (net.PacketConn, error)
 	// InterfaceAddrs lists the usable addresses of an interface.
 	InterfaceAddrs func(iface string) ([]netip.Addr, error)
+	// WatchLinks makes the mobile router follow its uplinks' links and
+	// addresses through netlink (the daemons set it; in-process tests on
+	// loopback do not).
+	WatchLinks bool
 }
 
 func (e *Env) setDefaults() {
