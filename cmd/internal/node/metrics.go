@@ -22,6 +22,11 @@ var (
 	descKATx      = prometheus.NewDesc("monami_path_keepalives_tx_total", "Keepalives sent on a path.", pathLabels, nil)
 	descKARx      = prometheus.NewDesc("monami_path_keepalives_rx_total", "Keepalives received on a path.", pathLabels, nil)
 	descUp        = prometheus.NewDesc("monami_path_up", "1 if the path is confirmed (MR) or has a known endpoint (HA).", pathLabels, nil)
+	descSuspect   = prometheus.NewDesc("monami_path_suspect", "1 if the path is up but a probe reply is overdue (router).", pathLabels, nil)
+	descSRTT      = prometheus.NewDesc("monami_path_srtt_seconds", "Smoothed round-trip time of the path's probes (router).", pathLabels, nil)
+	descRTTVar    = prometheus.NewDesc("monami_path_rttvar_seconds", "Round-trip time variation of the path (router).", pathLabels, nil)
+	descJitter    = prometheus.NewDesc("monami_path_jitter_seconds", "RFC 3550 jitter of the path's round-trip times (router).", pathLabels, nil)
+	descLoss      = prometheus.NewDesc("monami_path_loss_ratio", "Fraction of the path's last 100 probes lost (router).", pathLabels, nil)
 	descDrops     = prometheus.NewDesc("monami_tunnel_drops_total", "Packets dropped by the data plane, by reason.", []string{"reason"}, nil)
 	descSession   = prometheus.NewDesc("monami_signaling_session", "1 while a signaling session with the peer is established.", []string{"mr"}, nil)
 )
@@ -41,6 +46,18 @@ func emitPath(emit emitFunc, mr string, ps tunnel.PathStats, uplink string) {
 		up = 1
 	}
 	emit(descUp, prometheus.GaugeValue, up, l...)
+	if mr != "" {
+		return // the home agent does not probe (yet)
+	}
+	suspect := 0.0
+	if ps.Suspect {
+		suspect = 1
+	}
+	emit(descSuspect, prometheus.GaugeValue, suspect, l...)
+	emit(descSRTT, prometheus.GaugeValue, float64(ps.SRTTMicros)/1e6, l...)
+	emit(descRTTVar, prometheus.GaugeValue, float64(ps.RTTVarMicros)/1e6, l...)
+	emit(descJitter, prometheus.GaugeValue, float64(ps.JitterMicros)/1e6, l...)
+	emit(descLoss, prometheus.GaugeValue, ps.Loss, l...)
 }
 
 func emitDrops(emit emitFunc, drops map[string]uint64) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	wgtun "golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/tun/netstack"
 
@@ -383,5 +384,31 @@ func TestOneHomeAgentManyRouters(t *testing.T) {
 	}
 	if s := ps[2].mr.Status().Signaling; s.Connected || s.Sessions != 0 {
 		t.Fatalf("a router claiming another router's prefix got a session: %+v", s)
+	}
+}
+
+// TestMetrics scrapes the router's and the home agent's collectors.
+func TestMetrics(t *testing.T) {
+	p := startPair(t, "aes-256-gcm")
+	for name, c := range map[string]prometheus.Collector{"mr": p.mr.Collector(), "ha": p.ha.Collector()} {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(c)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := map[string]bool{}
+		for _, mf := range mfs {
+			got[mf.GetName()] = true
+		}
+		want := []string{"monami_path_tx_bytes_total", "monami_path_up", "monami_tunnel_drops_total", "monami_signaling_session"}
+		if name == "mr" {
+			want = append(want, "monami_path_srtt_seconds", "monami_path_loss_ratio")
+		}
+		for _, w := range want {
+			if !got[w] {
+				t.Errorf("%s: metric %s missing (have %v)", name, w, got)
+			}
+		}
 	}
 }
