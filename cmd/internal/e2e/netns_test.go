@@ -481,3 +481,72 @@ func TestLinkDownFailover(t *testing.T) {
 		t.Errorf("longest stall %v; want <= 300ms", worst)
 	}
 }
+
+// TestHotPlugUplink starts the router while uplink wan2 has no address
+// (a phone not yet plugged in); when the address appears, the uplink must
+// open, come up and carry new flows within 2 s.
+func TestHotPlugUplink(t *testing.T) {
+	topo, err := testbed.Build(fmt.Sprintf("mnt%d-", os.Getpid()), testbed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { topo.Close() })
+	if out, err := topo.Command(testbed.MR, "ip", "addr", "del", "fd00:2::2/64", "dev", "wan2").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	cfgs, err := testbed.NewConfigs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{topo: topo, dir: t.TempDir()}
+	if e.ha, err = topo.Start(testbed.HA, filepath.Join(binDir, "monami-ha"), cfgs.HA, e.dir, testbed.HADebug); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.ha.Stop() })
+	if e.mr, err = topo.Start(testbed.MR, filepath.Join(binDir, "monami-mr"), cfgs.MR, e.dir, testbed.MRDebug); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.mr.Stop() })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := node.MobileRouterStatus{}
+		if topo.Status(testbed.MR, testbed.MRDebug, &st) == nil && len(st.Tunnel.Paths) == 1 && st.Tunnel.Paths[0].Up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("uplink 1 did not come up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	plugged := time.Now()
+	if out, err := topo.Command(testbed.MR, "ip", "addr", "add", "fd00:2::2/64", "dev", "wan2", "nodad").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	// New flows, until one of them is carried by the new uplink.
+	for i := 0; ; i++ {
+		if time.Since(plugged) > 10*time.Second {
+			t.Fatal("the hot-plugged uplink never carried a flow")
+		}
+		st := e.mrStatus(t)
+		var tx uint64
+		for _, p := range st.Tunnel.Paths {
+			if p.BID == 2 && p.Up {
+				tx = p.TxPackets - p.KeepalivesTx
+			}
+		}
+		if tx > 0 {
+			break
+		}
+		c, err := topo.Dial(context.Background(), testbed.LAN, "udp", net.JoinHostPort(testbed.ServerAddr4, fmt.Sprint(7000+i)))
+		if err == nil {
+			c.Write([]byte("hello"))
+			c.Close()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d := time.Since(plugged)
+	t.Logf("hot-plugged uplink carried new flows %v after its address appeared", d)
+	if d > 2*time.Second {
+		t.Errorf("took %v; want <= 2s", d)
+	}
+}

@@ -46,7 +46,8 @@ type MobileRouter struct {
 
 // uplink is one configured uplink and what became of it.
 type uplink struct {
-	cfg configs.Uplink
+	cfg   configs.Uplink
+	retry chan struct{} // pokes uplinkLoop to retry at once (link events)
 
 	mu     sync.Mutex // guards the fields below
 	source netip.Addr // chosen local address, once opened
@@ -64,7 +65,7 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	}
 	m := &MobileRouter{cfg: cfg, env: env, log: env.Logger, suite: suite, anyOpen: make(chan struct{})}
 	for _, u := range cfg.Uplinks {
-		m.uplinks = append(m.uplinks, &uplink{cfg: u})
+		m.uplinks = append(m.uplinks, &uplink{cfg: u, retry: make(chan struct{}, 1)})
 	}
 	dev, err := env.OpenTUN(cfg.TUN, cfg.TUN.Routes)
 	if err != nil {
@@ -213,6 +214,13 @@ func (m *MobileRouter) watchLinks(ctx context.Context) {
 			src, open := u.source, u.open
 			u.mu.Unlock()
 			if !open {
+				// Hot-plug: an uplink that could not be opened may work now.
+				if ev.Kind == linkmon.AddrAdded || ev.Kind == linkmon.LinkUp {
+					select {
+					case u.retry <- struct{}{}:
+					default:
+					}
+				}
 				continue
 			}
 			usable := ev.Link.Up && slices.ContainsFunc(ev.Link.Addrs, func(p netip.Prefix) bool { return p.Addr() == src })
@@ -232,6 +240,7 @@ func (m *MobileRouter) uplinkLoop(ctx context.Context, u *uplink) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-u.retry:
 		}
 		err := m.openUplink(u)
 		if err == nil {
