@@ -74,8 +74,8 @@ type Router struct {
 }
 
 // pathSet is an immutable snapshot of the paths, sorted by BID, and of the
-// ones flows are spread over: those Up and not suspect; failing that, those
-// Up; failing that, all of them (a path that may work beats a certain drop).
+// ones flows are spread over: those Up; failing that, all of them (a path
+// that may work beats a certain drop).
 type pathSet struct {
 	paths []*path
 	bids  []paths.BID // the candidates for flows
@@ -196,8 +196,11 @@ func (r *Router) publishLocked() {
 		ps.paths = append(ps.paths, p)
 	}
 	slices.SortFunc(ps.paths, func(a, b *path) int { return int(a.bid) - int(b.bid) })
+	// Suspect paths keep their flows: a reply late by a few tens of
+	// milliseconds on a loaded machine must not make flows hop between
+	// paths (reordering them); Down, about a second into a silence or at
+	// once on link loss, moves them.
 	for _, want := range []func(*path) bool{
-		func(p *path) bool { return p.up.Load() && !p.suspect.Load() },
 		func(p *path) bool { return p.up.Load() },
 		func(p *path) bool { return true },
 	} {
@@ -545,11 +548,14 @@ func (r *Router) maintainLoop(ctx context.Context) {
 				l.Estimator().OnProbeSent(now, uint64(p.probeSeq))
 			}
 			up, suspect := l.State() == paths.StateUp, l.Suspect()
-			if up != p.up.Load() || suspect != p.suspect.Load() {
+			if up != p.up.Load() {
 				p.up.Store(up)
-				p.suspect.Store(suspect)
 				changed = true
-				r.log.Info("path state", "bid", p.bid, "iface", p.name, "state", l.State(), "suspect", suspect)
+				r.log.Info("path state", "bid", p.bid, "iface", p.name, "state", l.State())
+			}
+			if suspect != p.suspect.Load() {
+				p.suspect.Store(suspect)
+				r.log.Debug("path suspect", "bid", p.bid, "iface", p.name, "suspect", suspect)
 			}
 			if len(acks) > 0 || ch {
 				st := l.Estimator().Snapshot()
