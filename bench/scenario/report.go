@@ -15,6 +15,24 @@ import (
 	"monami/bench/plot"
 )
 
+// Load reads a results.json written by Write.
+func Load(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, r := range res.Scenarios {
+		if sc, err := Find(r.Name); err == nil && r.Note == "" {
+			r.Note = sc.Note
+		}
+	}
+	return &res, nil
+}
+
 // Write writes report.md, results.json and the plots of res into dir, and
 // returns the report.
 func Write(dir string, res *Results) (string, error) {
@@ -205,7 +223,11 @@ const legend = `## How to read this
 
 func writeScenario(b *strings.Builder, r *Result) {
 	fmt.Fprintf(b, "## %s\n\n%s.\n\n", r.Name, r.Description)
-	fmt.Fprintf(b, "Topology `%s`: %s. Traffic %.0f s per sample.\n\n", r.Topology, strings.Join(r.Links, "; "), r.DurS)
+	fmt.Fprintf(b, "Topology `%s`: %s", r.Topology, strings.Join(r.Links, "; "))
+	if r.Note != "" {
+		fmt.Fprintf(b, "; %s", r.Note)
+	}
+	fmt.Fprintf(b, ". Traffic %.0f s per sample.\n\n", r.DurS)
 	pinfo := metricInfo(r.Primary)
 	best, hasBest := r.bestAnchor()
 	b.WriteString("| system |")

@@ -48,6 +48,7 @@ type Result struct {
 	Description string    `json:"description"`
 	Topology    string    `json:"topology"`
 	Links       []string  `json:"links"`
+	Note        string    `json:"note,omitempty"`
 	DurS        float64   `json:"duration_s"`
 	Primary     string    `json:"primary"`
 	Columns     []string  `json:"columns"`
@@ -93,7 +94,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			dur = o.Dur
 		}
 		r := &Result{Name: sc.Name, Description: sc.Description, Topology: spec.Name, DurS: dur.Seconds(),
-			Primary: sc.Primary, Columns: sc.Columns}
+			Primary: sc.Primary, Columns: sc.Columns, Note: sc.Note}
 		for _, u := range spec.Uplinks {
 			l := u.Name + ": direct veth"
 			if u.Emulated() {

@@ -131,6 +131,10 @@ func TestWrite(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "single-path-monami.png")); err != nil {
 		t.Error(err)
 	}
+	loaded, err := Load(filepath.Join(dir, "results.json"))
+	if err != nil || Markdown(loaded) != md {
+		t.Errorf("Load then Markdown differs from the written report (%v)", err)
+	}
 }
 
 // TestScenarios: every scenario names a shipped topology, known systems

@@ -100,8 +100,9 @@ type Scenario struct {
 	// Dur is the default traffic duration.
 	Dur time.Duration
 	// Setup, if set, changes the topology after it is built (before the
-	// system starts).
+	// system starts); Note says what it does, for the report.
 	Setup func(x *Exec) error
+	Note  string
 	// Measure takes one sample.
 	Measure func(ctx context.Context, x *Exec, s *Sample) error
 	// Plot: write a PNG of the series of each system.
@@ -160,6 +161,7 @@ func All() []*Scenario {
 			Setup: func(x *Exec) error {
 				return x.Topo.SetUplink(2, "both", "loss=5%")
 			},
+			Note: "after the build, wan2 gets loss=5% in both directions",
 			Measure: func(ctx context.Context, x *Exec, s *Sample) error {
 				return bulk(ctx, x, s, 4, 2*time.Second)
 			},

@@ -53,8 +53,21 @@ func run() int {
 		cc      = flag.String("cc", "cubic", "TCP congestion control of the test traffic (set per socket; the machine's default may differ)")
 		keep    = flag.Bool("keep", false, "keep the work directory (configs, logs)")
 		list    = flag.Bool("list", false, "list the scenarios and exit")
+		rerend  = flag.String("report", "", "re-render report.md and the plots of a results directory from its results.json, and exit")
 	)
 	flag.Parse()
+	if *rerend != "" {
+		res, err := scenario.Load(filepath.Join(*rerend, "results.json"))
+		if err == nil {
+			_, err = scenario.Write(*rerend, res)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		fmt.Println("re-rendered", *rerend)
+		return 0
+	}
 	if *list {
 		for _, s := range scenario.All() {
 			fmt.Printf("%-20s %s\n", s.Name, s.Description)
