@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -231,10 +230,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // recvLoop is the uplink pipeline of one listening socket.
 func (a *Agent) recvLoop(c *agentConn) {
 	bs := c.BatchSize()
-	bufs := make([][]byte, bs)
-	for i := range bufs {
-		bufs[i] = make([]byte, paths.MaxDatagram)
-	}
+	bufs := newBufs(bs, paths.MaxDatagram)
 	sizes := make([]int, bs)
 	eps := make([]netip.AddrPort, bs)
 	rs := &agentRx{
@@ -423,25 +419,13 @@ func (pp *peerPath) endpoint() (netip.AddrPort, int) {
 
 // readLoop is the downlink pipeline: TUN → MR → path → seal → sockets.
 func (a *Agent) readLoop() error {
-	bufs := make([][]byte, a.batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, a.bufSize)
-	}
+	bufs := newBufs(a.batch, a.bufSize)
 	sizes := make([]int, a.batch)
 	tx := &agentTx{groups: make([]txGroup, 0, 16)}
 	for {
-		n, err := a.tun.Read(bufs, sizes, txOffset)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			if errors.Is(err, wgtun.ErrTooManySegments) {
-				a.drops.add(DropTUNError, 1)
-				continue
-			}
-			if n == 0 {
-				return fmt.Errorf("tun read: %w", err)
-			}
+		n, stop, err := readTUN(a.tun, bufs, sizes, &a.drops)
+		if stop {
+			return err
 		}
 		a.sealBatch(bufs[:n], sizes[:n], tx)
 		a.flush(tx)

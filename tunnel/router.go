@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -301,26 +300,14 @@ func (r *Router) Run(ctx context.Context) error {
 
 // readLoop is the uplink pipeline: TUN → classify → seal → paths.
 func (r *Router) readLoop() error {
-	bufs := make([][]byte, r.batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, r.bufSize)
-	}
+	bufs := newBufs(r.batch, r.bufSize)
 	sizes := make([]int, r.batch)
 	var outs [][][]byte
 	var p classifier.Parsed
 	for {
-		n, err := r.tun.Read(bufs, sizes, txOffset)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			if errors.Is(err, wgtun.ErrTooManySegments) {
-				r.drops.add(DropTUNError, 1)
-				continue
-			}
-			if n == 0 {
-				return fmt.Errorf("tun read: %w", err)
-			}
+		n, stop, err := readTUN(r.tun, bufs, sizes, &r.drops)
+		if stop {
+			return err
 		}
 		ps := r.paths.Load()
 		if len(outs) < len(ps.paths) {
@@ -398,10 +385,7 @@ func (p *path) send(dgs [][]byte, now int64, d *drops) {
 func (r *Router) recvLoop(p *path) {
 	defer close(p.done)
 	bs := p.conn.BatchSize()
-	bufs := make([][]byte, bs)
-	for i := range bufs {
-		bufs[i] = make([]byte, paths.MaxDatagram)
-	}
+	bufs := newBufs(bs, paths.MaxDatagram)
 	sizes := make([]int, bs)
 	eps := make([]netip.AddrPort, bs)
 	wbufs := make([][]byte, 0, bs)
