@@ -326,3 +326,18 @@ func (s *lineScanner) str() {
 		}
 	}
 }
+
+// Lines indexes the keys of src, a TOML document the parser has accepted,
+// for loaders of other TOML files (the policy files) that report errors as
+// *Error with a line. The result maps key paths written as in Error.Key
+// ("rule[0].policy[1].max_delay") to their lines.
+func Lines(src []byte) LineIndex { return LineIndex{idx: indexLines(src)} }
+
+// LineIndex is the line index [Lines] returns; the zero value knows no
+// lines. It is safe for concurrent reads.
+type LineIndex struct{ idx lineIndex }
+
+// Line returns the 1-based line where key is written or, if it is not
+// (a missing key), the line of its nearest enclosing table or array; 0 if
+// none is written.
+func (l LineIndex) Line(key string) int { return l.idx.line(key) }
