@@ -34,6 +34,9 @@ type AgentOptions struct {
 	// FlowSlots is the size of the flow → BID table (rounded up to a power
 	// of two). Zero means 1<<18 (2 MiB).
 	FlowSlots int
+	// KeyLifetime is how long one generation of keys is accepted after its
+	// installation; zero means DefaultKeyLifetime.
+	KeyLifetime time.Duration
 }
 
 // Agent is the home agent's data plane: many mobile routers' paths ↔ TUN.
@@ -46,6 +49,7 @@ type Agent struct {
 	bufSize int
 	flows   flowTable
 	dropLog *dropLog
+	keyLife time.Duration
 
 	snap atomic.Pointer[agentSnap] // read once per batch
 
@@ -81,7 +85,7 @@ type peer struct {
 	name     string
 	prefixes []netip.Prefix // immutable after SetPeer
 
-	sess atomic.Pointer[keyState]
+	keys atomic.Pointer[keySet]
 
 	mu    sync.Mutex // serialises inserts into paths and rebuilds of live
 	paths atomic.Pointer[map[paths.BID]*peerPath]
@@ -119,6 +123,10 @@ func NewAgent(opts AgentOptions) (*Agent, error) {
 		batch:   opts.TUN.BatchSize(),
 		bufSize: txOffset + mtu + frame.TagLen + 64,
 		peers:   make(map[string]*peer),
+		keyLife: opts.KeyLifetime,
+	}
+	if a.keyLife <= 0 {
+		a.keyLife = DefaultKeyLifetime
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -153,7 +161,7 @@ func (a *Agent) SetPeer(name string, prefixes []netip.Prefix) {
 // SetSession installs the keys of a new signaling session of the mobile
 // router name, replacing its previous session.
 func (a *Agent) SetSession(name string, s Session) error {
-	ks, err := newKeyState(s)
+	ks, err := newKeyState(s, a.keyLife)
 	if err != nil {
 		return err
 	}
@@ -163,14 +171,53 @@ func (a *Agent) SetSession(name string, s Session) error {
 	if pe == nil {
 		return fmt.Errorf("tunnel: unknown mobile router %q", name)
 	}
-	pe.sess.Store(ks)
+	pe.keys.Store(&keySet{cur: ks, id: s.LocalIndex})
 	a.rebuildLocked()
 	a.log.Info("session installed", "mr", name, "generation", s.Generation, "local_index", s.LocalIndex)
 	return nil
 }
 
-// EndSession removes the session of name whose receiver index is
-// localIndex, if it is still the current one.
+// Rekey installs the next generation of keys of name's session. The home
+// agent opens frames under it at once, and moves its own sending to it
+// when the first such frame from the router authenticates; until then it
+// keeps sending under the current generation.
+func (a *Agent) Rekey(name string, s Session) error {
+	ks, err := newKeyState(s, a.keyLife)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pe := a.peers[name]
+	if pe == nil {
+		return fmt.Errorf("tunnel: unknown mobile router %q", name)
+	}
+	old := pe.keys.Load()
+	if old == nil || old.cur == nil {
+		return fmt.Errorf("tunnel: rekey of %q without a session", name)
+	}
+	pe.keys.Store(&keySet{cur: old.cur, prev: old.prev, next: ks, id: old.id})
+	a.rebuildLocked()
+	return nil
+}
+
+// promote makes next, which just opened a frame from the router, the
+// generation the home agent sends under.
+func (a *Agent) promote(pe *peer, next *keyState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := pe.keys.Load()
+	if old == nil || old.next != next {
+		return // promoted by another receive loop, or replaced
+	}
+	pe.keys.Store(&keySet{cur: next, prev: old.cur, id: old.id})
+	a.rebuildLocked()
+	a.log.Debug("rekey confirmed", "mr", pe.name, "generation", next.Generation, "local_index", next.LocalIndex)
+}
+
+// EndSession removes the session of name that was installed with receiver
+// index localIndex (by SetSession, whatever rekeys followed), if it is
+// still the current one.
 func (a *Agent) EndSession(name string, localIndex uint32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -178,8 +225,8 @@ func (a *Agent) EndSession(name string, localIndex uint32) {
 	if pe == nil {
 		return
 	}
-	if ks := pe.sess.Load(); ks != nil && ks.LocalIndex == localIndex {
-		pe.sess.Store(nil)
+	if ks := pe.keys.Load(); ks != nil && ks.id == localIndex {
+		pe.keys.Store(nil)
 		a.rebuildLocked()
 		a.log.Info("session ended", "mr", name, "local_index", localIndex)
 	}
@@ -189,8 +236,10 @@ func (a *Agent) rebuildLocked() {
 	s := &agentSnap{byIndex: make(map[uint32]*peer)}
 	var routes []prefixEntry
 	for _, pe := range a.peers {
-		if ks := pe.sess.Load(); ks != nil {
-			s.byIndex[ks.LocalIndex] = pe
+		if ks := pe.keys.Load(); ks != nil {
+			for _, idx := range ks.indexes() {
+				s.byIndex[idx] = pe
+			}
 		}
 		for _, p := range pe.prefixes {
 			routes = append(routes, prefixEntry{p, pe})
@@ -297,12 +346,17 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 			continue
 		}
 		pe := snap.byIndex[h.Receiver]
-		var ks *keyState
+		var set *keySet
 		if pe != nil {
-			ks = pe.sess.Load()
+			set = pe.keys.Load()
 		}
-		if ks == nil || ks.LocalIndex != h.Receiver {
+		ks := set.forIndex(h.Receiver)
+		if ks == nil {
 			a.drops.add(DropUnknownReceiver, 1)
+			continue
+		}
+		if !ks.fresh(now) {
+			a.drops.add(DropKeyExpired, 1)
 			continue
 		}
 		pt, err := ks.recv.Open(dg, h.BID, h.Counter)
@@ -314,6 +368,10 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 		if !bk.accept(h.Counter) {
 			a.drops.add(DropReplay, 1)
 			continue
+		}
+		if ks == set.next {
+			a.promote(pe, ks)
+			set = pe.keys.Load()
 		}
 		if h.Type == frame.TypeData {
 			if !rs.ip.Decode(pt) {
@@ -469,6 +527,7 @@ func (tx *agentTx) group(conn int, ep netip.AddrPort, pp *peerPath, batch int) *
 
 func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 	snap := a.snap.Load()
+	now := time.Now().UnixNano()
 	for i, b := range bufs {
 		if txOffset+sizes[i]+frame.TagLen > len(b) {
 			a.drops.add(DropBadInner, 1)
@@ -489,9 +548,13 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 			a.dropLog.packet(DropNoRoute, &tx.ip)
 			continue
 		}
-		ks := pe.sess.Load()
+		ks := pe.keys.Load().current()
 		if ks == nil {
 			a.drops.add(DropNoSession, 1)
+			continue
+		}
+		if !ks.fresh(now) {
+			a.drops.add(DropKeyExpired, 1)
 			continue
 		}
 		hash := tx.ip.SymmetricHash()
@@ -567,7 +630,7 @@ func (a *Agent) Stats() AgentStats {
 	})
 	st := AgentStats{Drops: a.drops.snapshot()}
 	for _, pe := range peers {
-		ps := AgentPeerStats{Name: pe.name, Session: pe.sess.Load() != nil}
+		ps := AgentPeerStats{Name: pe.name, Session: pe.keys.Load().current() != nil}
 		for _, pp := range *pe.paths.Load() {
 			ep, conn := pp.endpoint()
 			s := PathStats{BID: uint16(pp.bid), Name: pe.name, Up: conn >= 0}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"monami/paths"
 	"monami/tunnel/replay"
@@ -32,6 +33,7 @@ type Session struct {
 type keyState struct {
 	Session
 	send, recv *session.Cipher
+	expires    int64 // unix ns after which the keys are refused both ways
 
 	mu   sync.Mutex // serialises inserts into bids
 	bids atomic.Pointer[map[paths.BID]*bidKeys]
@@ -47,7 +49,59 @@ type bidKeys struct {
 	replay replay.Filter
 }
 
-func newKeyState(s Session) (*keyState, error) {
+// DefaultKeyLifetime is how long one generation of keys is accepted, in
+// both directions, from its installation: the signaling channel rekeys
+// every two minutes, and a key that old is refused, like WireGuard's
+// Reject-After-Time.
+const DefaultKeyLifetime = 180 * time.Second
+
+// fresh reports whether the keys may still be used at now (unix ns).
+func (k *keyState) fresh(now int64) bool { return now < k.expires }
+
+// keySet is the keys of one peer in use at one moment: cur seals what we
+// send; cur, prev (the generation cur replaced, for packets in flight) and
+// next (installed, not yet confirmed by the peer) open what we receive.
+// Immutable: changes publish a new keySet.
+type keySet struct {
+	cur, prev, next *keyState
+	// id names the signaling session the keys belong to: the receiver
+	// index of its first generation.
+	id uint32
+}
+
+// current returns the keys to send with, or nil.
+func (s *keySet) current() *keyState {
+	if s == nil {
+		return nil
+	}
+	return s.cur
+}
+
+// forIndex returns the keys whose receiver index is idx, or nil.
+func (s *keySet) forIndex(idx uint32) *keyState {
+	if s == nil {
+		return nil
+	}
+	for _, k := range [...]*keyState{s.cur, s.next, s.prev} {
+		if k != nil && k.LocalIndex == idx {
+			return k
+		}
+	}
+	return nil
+}
+
+// indexes returns the receiver indexes of s.
+func (s *keySet) indexes() []uint32 {
+	var out []uint32
+	for _, k := range [...]*keyState{s.cur, s.next, s.prev} {
+		if k != nil {
+			out = append(out, k.LocalIndex)
+		}
+	}
+	return out
+}
+
+func newKeyState(s Session, lifetime time.Duration) (*keyState, error) {
 	send, err := session.New(s.Suite, s.SendKey)
 	if err != nil {
 		return nil, fmt.Errorf("send key: %w", err)
@@ -56,7 +110,7 @@ func newKeyState(s Session) (*keyState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive key: %w", err)
 	}
-	k := &keyState{Session: s, send: send, recv: recv}
+	k := &keyState{Session: s, send: send, recv: recv, expires: time.Now().Add(lifetime).UnixNano()}
 	m := map[paths.BID]*bidKeys{}
 	k.bids.Store(&m)
 	return k, nil

@@ -45,6 +45,13 @@ type RouterOptions struct {
 	// keepalive that the home agent echoes. The zero value is the
 	// defaults.
 	Probe probe.Config
+	// KeyLifetime is how long one generation of keys is accepted after its
+	// installation; zero means DefaultKeyLifetime.
+	KeyLifetime time.Duration
+	// OnPathState, if set, is called from the path maintainer each time a
+	// path goes Up or Down, with its latest measurements. It must not block
+	// and must not call back into the Router.
+	OnPathState func(bid paths.BID, up bool, st probe.Stats)
 }
 
 // Router is the mobile router's data plane: TUN ↔ per-uplink paths.
@@ -53,13 +60,15 @@ type Router struct {
 	log     *slog.Logger
 	tun     wgtun.Device
 	probe   probe.Config
+	keyLife time.Duration
+	onPath  func(paths.BID, bool, probe.Stats)
 	epoch   time.Time // probe timestamps are µs since epoch
 	batch   int
 	bufSize int
 
 	// Published snapshots, read once per batch by the data-plane loops.
 	paths atomic.Pointer[pathSet]
-	sess  atomic.Pointer[keyState]
+	keys  atomic.Pointer[keySet]
 
 	mu      sync.Mutex // guards the fields below and serialises path-set changes
 	all     map[paths.BID]*path
@@ -68,6 +77,8 @@ type Router struct {
 
 	wg      sync.WaitGroup // path receive loops
 	kick    chan struct{}  // wakes the keepalive loop
+	// probeAll asks maintainLoop to probe every path at once (after a rekey).
+	probeAll atomic.Bool
 	drops   drops
 	dropLog *dropLog
 }
@@ -130,11 +141,16 @@ func NewRouter(opts RouterOptions) (*Router, error) {
 		log:     opts.Logger,
 		tun:     opts.TUN,
 		probe:   opts.Probe,
+		keyLife: opts.KeyLifetime,
+		onPath:  opts.OnPathState,
 		batch:   opts.TUN.BatchSize(),
 		bufSize: txOffset + mtu + frame.TagLen + 64,
 		all:     make(map[paths.BID]*path),
 		kick:    make(chan struct{}, 1),
 		epoch:   time.Now(),
+	}
+	if r.keyLife <= 0 {
+		r.keyLife = DefaultKeyLifetime
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -239,19 +255,41 @@ func (r *Router) SetLinkState(bid paths.BID, up bool) {
 // session's packets are refused from now on. Every path re-confirms itself
 // with keepalives at once.
 func (r *Router) SetSession(s Session) error {
-	ks, err := newKeyState(s)
+	ks, err := newKeyState(s, r.keyLife)
 	if err != nil {
 		return err
 	}
-	r.sess.Store(ks)
+	r.keys.Store(&keySet{cur: ks})
 	r.log.Info("session installed", "generation", s.Generation, "local_index", s.LocalIndex, "peer_index", s.PeerIndex, "suite", s.Suite)
+	r.poke()
+	return nil
+}
+
+// Rekey installs the next generation of keys of the current session: from
+// now on the router sends under s, and it still opens what the home agent
+// sends under the previous generation until those keys expire (the home
+// agent moves to s when it sees the router's first frame under it).
+func (r *Router) Rekey(s Session) error {
+	ks, err := newKeyState(s, r.keyLife)
+	if err != nil {
+		return err
+	}
+	old := r.keys.Load()
+	if old == nil || old.cur == nil {
+		return errors.New("tunnel: rekey without a session")
+	}
+	r.keys.Store(&keySet{cur: ks, prev: old.cur})
+	r.log.Debug("rekeyed", "generation", s.Generation, "local_index", s.LocalIndex, "peer_index", s.PeerIndex)
+	// Confirm the new keys to the home agent on every path now, so that
+	// its downlink moves to them even when no data flows.
+	r.probeAll.Store(true)
 	r.poke()
 	return nil
 }
 
 // ClearSession drops the keys; traffic is dropped (DropNoSession) until the
 // next SetSession.
-func (r *Router) ClearSession() { r.sess.Store(nil) }
+func (r *Router) ClearSession() { r.keys.Store(nil) }
 
 func (r *Router) poke() {
 	select {
@@ -330,9 +368,13 @@ func (r *Router) readLoop() error {
 // sealBatch frames and seals each packet of bufs in place and appends the
 // datagram to outs[i] for the path ps.paths[i] chosen for its flow.
 func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]byte, p *classifier.Parsed) {
-	ks := r.sess.Load()
+	ks := r.keys.Load().current()
 	if ks == nil {
 		r.drops.add(DropNoSession, len(bufs))
+		return
+	}
+	if !ks.fresh(time.Now().UnixNano()) {
+		r.drops.add(DropKeyExpired, len(bufs))
 		return
 	}
 	if len(ps.paths) == 0 {
@@ -414,8 +456,9 @@ func (r *Router) recvLoop(p *path) {
 // openBatch authenticates the datagrams of one read and returns the inner
 // packets to write to the TUN (appended to out, each at offset rxOffset).
 func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip *classifier.Parsed) [][]byte {
-	ks := r.sess.Load()
+	set := r.keys.Load()
 	now := time.Now()
+	nowNs := now.UnixNano()
 	replies := false
 	var rx, rxBytes, ka uint64
 	for i, b := range bufs {
@@ -425,8 +468,13 @@ func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip
 			r.drops.add(DropBadFrame, 1)
 			continue
 		}
-		if ks == nil || h.Receiver != ks.LocalIndex {
+		ks := set.forIndex(h.Receiver)
+		if ks == nil {
 			r.drops.add(DropUnknownReceiver, 1)
+			continue
+		}
+		if !ks.fresh(nowNs) {
+			r.drops.add(DropKeyExpired, 1)
 			continue
 		}
 		if h.BID != p.bid {
@@ -496,8 +544,12 @@ func (r *Router) maintainLoop(ctx context.Context) {
 		case <-t.C:
 		case <-r.kick:
 		}
-		ks := r.sess.Load()
+		ks := r.keys.Load().current()
 		now := time.Now()
+		if ks != nil && !ks.fresh(now.UnixNano()) {
+			ks = nil
+		}
+		probeAll := r.probeAll.Swap(false)
 		next := now.Add(time.Second)
 		changed := false
 		for _, p := range r.paths.Load().paths {
@@ -520,7 +572,7 @@ func (r *Router) maintainLoop(ctx context.Context) {
 			}
 			send, ch := l.Tick(now)
 			changed = changed || ch
-			if send && ks != nil {
+			if (send || probeAll) && ks != nil {
 				p.probeSeq++
 				h := frame.Header{Type: frame.TypeKeepalive, BID: p.bid, Receiver: ks.PeerIndex}
 				h.Counter = ks.bid(p.bid).counter.Add(1) - 1
@@ -536,6 +588,9 @@ func (r *Router) maintainLoop(ctx context.Context) {
 				p.up.Store(up)
 				changed = true
 				r.log.Info("path state", "bid", p.bid, "iface", p.name, "state", l.State())
+				if r.onPath != nil {
+					r.onPath(p.bid, up, l.Estimator().Snapshot())
+				}
 			}
 			if suspect != p.suspect.Load() {
 				p.suspect.Store(suspect)
