@@ -75,12 +75,12 @@ type Router struct {
 	running bool
 	closed  bool // Run is shutting down: AddPath refuses
 
-	wg      sync.WaitGroup // path receive loops
-	kick    chan struct{}  // wakes the keepalive loop
+	wg   sync.WaitGroup // path receive loops
+	kick chan struct{}  // wakes the keepalive loop
 	// probeAll asks maintainLoop to probe every path at once (after a rekey).
 	probeAll atomic.Bool
-	drops   drops
-	dropLog *dropLog
+	drops    drops
+	dropLog  *dropLog
 }
 
 // pathSet is an immutable snapshot of the paths, sorted by BID, and of the
