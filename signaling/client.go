@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +66,31 @@ type ClientOptions struct {
 	// OnDown is called when an established session's connection is lost,
 	// also when Run is stopping, with the cause. It must not block.
 	OnDown func(error)
+
+	// Lifetime is the binding lifetime asked for; the HA may grant less.
+	// Bindings are refreshed at 2/3 of the granted lifetime. Zero means
+	// 600 s.
+	Lifetime time.Duration
+	// RekeyInterval is how often the session moves to a new generation of
+	// data-plane keys; zero means 120 s. The data plane refuses keys older
+	// than 180 s.
+	RekeyInterval time.Duration
+	// OnRekey is called with each new key generation once the HA has
+	// acknowledged it; the data plane sends under it from then on. It
+	// must not block.
+	OnRekey func(Session)
+	// ReportInterval is how often a path report is sent; zero means 2 s.
+	ReportInterval time.Duration
+	// PathReport returns the MR's current measurements of its paths, sent
+	// to the HA every ReportInterval and after Poke. Nil sends none.
+	PathReport func() []msg.PathMetrics
+	// OnPeerReport is called with each path report of the HA (its view of
+	// the paths: what it receives on each). It must not block.
+	OnPeerReport func([]msg.PathMetrics)
+	// OnBindingStatus is called after each binding acknowledgement with
+	// the per-BID and per-flow results that are failures, and with each
+	// error report of the HA. It must not block.
+	OnError func(msg.ErrorReport)
 }
 
 // ClientStats are the client's counters.
@@ -75,6 +102,19 @@ type ClientStats struct {
 	// FailuresTotal counts attempts that ended without a session: dial,
 	// handshake, key pinning, rejected or malformed acknowledgement.
 	FailuresTotal uint64 `json:"failures_total"`
+	// UpdatesTotal counts binding updates sent after session set-up
+	// (refreshes, path changes, flow bindings, removals).
+	UpdatesTotal uint64 `json:"updates_total"`
+	// RetransmitsTotal counts binding updates sent again for want of an
+	// acknowledgement.
+	RetransmitsTotal uint64 `json:"retransmits_total"`
+	// RekeysTotal counts key generations installed after set-up.
+	RekeysTotal uint64 `json:"rekeys_total"`
+	// MigrationsTotal counts moves of the connection to another uplink;
+	// MigrationFailuresTotal the moves that failed (the connection is then
+	// made anew).
+	MigrationsTotal        uint64 `json:"migrations_total"`
+	MigrationFailuresTotal uint64 `json:"migration_failures_total"`
 }
 
 // StatusError is the error of a binding update the HA rejected.
@@ -100,7 +140,16 @@ type Client struct {
 	// Owned by Run's goroutine.
 	seq uint16
 
-	connects, sessions, failures atomic.Uint64
+	mu      sync.Mutex // guards want*
+	wantBID []msg.BIDOption
+	wantFlo map[uint16]msg.FlowIdentification
+	kick    chan struct{} // the wanted state changed
+	report  chan struct{} // send a path report now
+	migrate chan struct{} // move the connection to another uplink now
+
+	connects, sessions, failures  atomic.Uint64
+	updates, retransmits, rekeys  atomic.Uint64
+	migrations, migrationFailures atomic.Uint64
 }
 
 // NewClient checks opts and returns a client ready to Run.
@@ -133,7 +182,22 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	opts.BIDs = append([]paths.BID(nil), opts.BIDs...)
 	opts.Prefixes = append([]netip.Prefix(nil), opts.Prefixes...)
 	opts.ServerKey = append(ed25519.PublicKey(nil), opts.ServerKey...)
-	c := &Client{opts: opts, server: net.UDPAddrFromAddrPort(opts.Server)}
+	if opts.Lifetime <= 0 {
+		opts.Lifetime = requestedLifetime
+	}
+	opts.Lifetime = min(opts.Lifetime, msg.LifetimeDuration(0xffff))
+	if opts.RekeyInterval <= 0 {
+		opts.RekeyInterval = rekeyInterval
+	}
+	if opts.ReportInterval <= 0 {
+		opts.ReportInterval = reportInterval
+	}
+	c := &Client{opts: opts, server: net.UDPAddrFromAddrPort(opts.Server),
+		kick: make(chan struct{}, 1), report: make(chan struct{}, 1), migrate: make(chan struct{}, 1),
+		wantFlo: map[uint16]msg.FlowIdentification{}}
+	for _, b := range opts.BIDs {
+		c.wantBID = append(c.wantBID, msg.BIDOption{BID: b})
+	}
 	if err := c.bindingUpdate(0).Validate(); err != nil {
 		return nil, fmt.Errorf("binding update: %w", err)
 	}
@@ -167,6 +231,71 @@ func (c *Client) Stats() ClientStats {
 		ConnectsTotal: c.connects.Load(),
 		SessionsTotal: c.sessions.Load(),
 		FailuresTotal: c.failures.Load(),
+
+		UpdatesTotal:           c.updates.Load(),
+		RetransmitsTotal:       c.retransmits.Load(),
+		RekeysTotal:            c.rekeys.Load(),
+		MigrationsTotal:        c.migrations.Load(),
+		MigrationFailuresTotal: c.migrationFailures.Load(),
+	}
+}
+
+// SetPaths sets the paths to keep registered: their BIDs and care-of
+// addresses (Status and Flags are ignored). A path left out is removed
+// from the HA's binding cache (a binding update with lifetime 0 for its
+// BID); a new one, or one whose care-of address changed, is registered;
+// the update goes out at once. An empty set is allowed: the HA then sends
+// no downlink traffic until paths come back. Safe for concurrent use.
+func (c *Client) SetPaths(bids []msg.BIDOption) {
+	want := make([]msg.BIDOption, 0, len(bids))
+	for _, o := range bids {
+		if o.BID != 0 && !slices.ContainsFunc(want, func(w msg.BIDOption) bool { return w.BID == o.BID }) {
+			want = append(want, msg.BIDOption{BID: o.BID, CareOf: o.CareOf})
+		}
+	}
+	slices.SortFunc(want, func(a, b msg.BIDOption) int { return int(a.BID) - int(b.BID) })
+	c.mu.Lock()
+	c.wantBID = want
+	c.mu.Unlock()
+	poke(c.kick)
+}
+
+// SetFlowBindings sets the flow bindings the HA is to apply to the MR's
+// downlink (RFC 6089): each with a nonzero, unique FID, a priority, the
+// BIDs in order of preference and a traffic selector. Only the
+// differences from what the HA holds travel, as add, modify and delete
+// actions; the HA's per-flow statuses come back through OnError. Safe for
+// concurrent use.
+func (c *Client) SetFlowBindings(flows []msg.FlowIdentification) {
+	want := make(map[uint16]msg.FlowIdentification, len(flows))
+	for _, f := range flows {
+		if f.FID == 0 {
+			continue
+		}
+		f.Status, f.Action = 0, msg.FlowActionNone
+		want[f.FID] = f
+	}
+	c.mu.Lock()
+	c.wantFlo = want
+	c.mu.Unlock()
+	poke(c.kick)
+}
+
+// Poke sends a path report now (after a path event). Safe for concurrent
+// use.
+func (c *Client) Poke() { poke(c.report) }
+
+// Migrate moves the signaling connection to another uplink now: Listen is
+// asked for a new socket, the path to the HA over it is validated (QUIC
+// connection migration) and the connection switches to it. If that fails
+// within a second, the connection is made anew. Call it when the uplink
+// the connection runs on fails. Safe for concurrent use.
+func (c *Client) Migrate() { poke(c.migrate) }
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -210,20 +339,27 @@ func (c *Client) Run(ctx context.Context) error {
 // nextBackoff doubles d up to maxBackoff.
 func nextBackoff(d time.Duration) time.Duration { return min(2*d, maxBackoff) }
 
-// bindingUpdate builds the session set-up update for receiver index idx.
+// bindingUpdate builds the session set-up update for receiver index idx:
+// every wanted path (or, if none is wanted now, every configured one, as
+// the HA needs at least one), without flow bindings (they follow once the
+// session is up).
 func (c *Client) bindingUpdate(idx uint32) *msg.BindingUpdate {
-	bu := &msg.BindingUpdate{
+	c.mu.Lock()
+	bids := slices.Clone(c.wantBID)
+	c.mu.Unlock()
+	if len(bids) == 0 {
+		for _, b := range c.opts.BIDs {
+			bids = append(bids, msg.BIDOption{BID: b})
+		}
+	}
+	return &msg.BindingUpdate{
 		Sequence: c.seq,
 		Flags:    msg.BUAck | msg.BUHome | msg.BUMobileRouter,
-		Lifetime: msg.LifetimeUnits(requestedLifetime),
-		BIDs:     make([]msg.BIDOption, len(c.opts.BIDs)),
+		Lifetime: msg.LifetimeUnits(c.opts.Lifetime),
+		BIDs:     bids,
 		Session:  &msg.SessionOption{Index: idx, Generation: 1, Suite: c.opts.Suite},
 		Prefixes: c.opts.Prefixes,
 	}
-	for i, b := range c.opts.BIDs {
-		bu.BIDs[i] = msg.BIDOption{BID: b}
-	}
-	return bu
 }
 
 // attempt makes one connection: dial, register, and, once the session is
@@ -263,7 +399,7 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 		conn.CloseWithError(codeClose, "")
 	}()
 
-	sess, str, err := c.register(setupCtx, conn)
+	sess, str, bu, ba, err := c.register(setupCtx, conn)
 	if err != nil {
 		return false, err
 	}
@@ -272,25 +408,10 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 	if c.opts.OnSession != nil {
 		c.opts.OnSession(sess)
 	}
-	hbDone := make(chan struct{})
-	go func() { // owned: waited for below
-		defer close(hbDone)
-		t := time.NewTicker(heartbeatInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-conn.Context().Done():
-				return
-			case <-t.C:
-				if msg.WriteMessage(str, heartbeat) != nil {
-					return
-				}
-			}
-		}
-	}()
-	err = holdLoop(str)
+	cc := newClientConn(c, conn, str, sess, bu, ba)
+	defer cc.closeTransports()
+	err = cc.run(ctx)
 	conn.CloseWithError(codeClose, "")
-	<-hbDone
 	if ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
@@ -302,52 +423,57 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 
 // register sends the binding update on a new stream and checks the
 // acknowledgement.
-func (c *Client) register(ctx context.Context, conn *quic.Conn) (Session, *quic.Stream, error) {
-	str, err := conn.OpenStreamSync(ctx)
+func (c *Client) register(ctx context.Context, conn *quic.Conn) (sess Session, str *quic.Stream, bu *msg.BindingUpdate, ba *msg.BindingAck, err error) {
+	str, err = conn.OpenStreamSync(ctx)
 	if err != nil {
-		return Session{}, nil, fmt.Errorf("open stream: %w", err)
+		return Session{}, nil, nil, nil, fmt.Errorf("open stream: %w", err)
 	}
 	deadline, _ := ctx.Deadline()
 	str.SetDeadline(deadline)
 	c.seq++
 	idx := randomIndex()
-	bu := c.bindingUpdate(idx)
-	if err := msg.WriteMessage(str, bu); err != nil {
-		return Session{}, nil, err
+	bu = c.bindingUpdate(idx)
+	if err = msg.WriteMessage(str, bu); err != nil {
+		return Session{}, nil, nil, nil, err
 	}
 	typ, body, err := msg.ReadMessage(str, make([]byte, 1024))
 	if err != nil {
-		return Session{}, nil, fmt.Errorf("read binding ack: %w", err)
+		return Session{}, nil, nil, nil, fmt.Errorf("read binding ack: %w", err)
 	}
 	if typ != msg.TypeBindingAck {
 		conn.CloseWithError(codeProtocol, "expected binding ack")
-		return Session{}, nil, fmt.Errorf("got %s, want binding ack", typ)
+		return Session{}, nil, nil, nil, fmt.Errorf("got %s, want binding ack", typ)
 	}
-	ba, err := msg.ParseBindingAck(body)
+	ack, err := msg.ParseBindingAck(body)
 	if err != nil {
 		conn.CloseWithError(codeProtocol, "malformed binding ack")
-		return Session{}, nil, err
+		return Session{}, nil, nil, nil, err
 	}
+	ba = &ack
 	if ba.Sequence != bu.Sequence {
 		conn.CloseWithError(codeProtocol, "sequence mismatch")
-		return Session{}, nil, fmt.Errorf("binding ack for sequence %d, want %d", ba.Sequence, bu.Sequence)
+		return Session{}, nil, nil, nil, fmt.Errorf("binding ack for sequence %d, want %d", ba.Sequence, bu.Sequence)
 	}
 	if !ba.Status.Accepted() {
 		conn.CloseWithError(codeRejected, "")
-		return Session{}, nil, &StatusError{Status: ba.Status, BIDs: ba.BIDs}
+		return Session{}, nil, nil, nil, &StatusError{Status: ba.Status, BIDs: ba.BIDs}
 	}
 	s := ba.Session
 	if s == nil || s.Index == 0 || s.Generation != bu.Session.Generation || s.Suite != bu.Session.Suite {
 		conn.CloseWithError(codeProtocol, "bad session option")
-		return Session{}, nil, fmt.Errorf("binding ack session option %+v does not match %+v", s, *bu.Session)
+		return Session{}, nil, nil, nil, fmt.Errorf("binding ack session option %+v does not match %+v", s, *bu.Session)
 	}
 	cs := conn.ConnectionState().TLS
 	up, down, err := deriveKeys(&cs, s.Generation, idx, s.Index)
 	if err != nil {
 		conn.CloseWithError(codeInternal, "")
-		return Session{}, nil, err
+		return Session{}, nil, nil, nil, err
 	}
 	str.SetDeadline(time.Time{})
+	bids := make([]paths.BID, len(bu.BIDs))
+	for i, o := range bu.BIDs {
+		bids[i] = o.BID
+	}
 	return Session{
 		Peer:       c.opts.Server.String(),
 		Generation: s.Generation,
@@ -356,8 +482,8 @@ func (c *Client) register(ctx context.Context, conn *quic.Conn) (Session, *quic.
 		Suite:      s.Suite,
 		SendKey:    up,
 		RecvKey:    down,
-		BIDs:       acceptedBIDs(c.opts.BIDs, ba.BIDs),
-	}, str, nil
+		BIDs:       acceptedBIDs(bids, ba.BIDs),
+	}, str, bu, ba, nil
 }
 
 // acceptedBIDs returns the BIDs the acknowledgement accepted: all of them if

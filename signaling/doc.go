@@ -27,7 +27,8 @@
 // prefixes), picks its own receiver index and answers with a binding
 // acknowledgement (status, per-BID status, Session option). A rejected
 // update gets a failure status (129 for a prefix the MR may not use, 164 for
-// bad BID options, 128 otherwise) and no session. Both sides then export the
+// bad BID options, 142 for a prefix the MR may not claim (NEMO "not
+// authorized for prefix"), 128 otherwise) and no session. Both sides then export the
 // data-plane keys from the TLS connection:
 //
 //	ExportKeyingMaterial("EXPORTER-monami-data-v1", gen ‖ mrIndex ‖ haIndex, 64)
@@ -35,7 +36,43 @@
 // (three u32, big endian); bytes 0–31 key MR→HA, bytes 32–63 key HA→MR. The
 // stream stays open for later messages; unknown ones are skipped. The
 // session lives as long as the QUIC connection (keepalive 5 s, idle timeout
-// 15 s).
+// 15 s, and a padded 1 s heartbeat from the MR so that a restarted HA's
+// stateless reset reaches it at once).
+//
+// # The established session
+//
+// On the same stream, one message loop per side ([Client] and [Server]
+// each run one per connection) keeps the HA's binding cache right:
+//
+//   - Bindings (RFC 6275, RFC 5648): the MR registers the paths it is
+//     given ([Client.SetPaths]) in one bulk update, with their care-of
+//     addresses; a path left out is removed at once by an update with
+//     lifetime 0 listing its BID; every registration is refreshed at 2/3
+//     of the lifetime the HA granted (at most ServerOptions.MaxLifetime),
+//     and a binding that is not refreshed lapses at the HA. One update is
+//     outstanding at a time; an unanswered one is sent again after 1 s,
+//     doubling to 32 s, each time under a new sequence number. The HA
+//     accepts a sequence number only if it is ahead of the last one it
+//     accepted by less than 2^15 (modulo 2^16); otherwise it answers 135
+//     with the last accepted number, which the MR continues from.
+//   - Flow bindings (RFC 6089, with RFC 6088 selectors): the MR sends the
+//     differences between the flows it wants ([Client.SetFlowBindings])
+//     and those the HA holds, with explicit add, modify and delete actions
+//     (RFC 7109), at most 200 per update. The HA answers each with its
+//     status (130 malformed, 131 a BID not registered, 132 an unknown FID,
+//     128 beyond 4096 flows) and hands the accepted set to OnFlows, which
+//     drives its downlink. Refusals reach the MR's OnError with the FID.
+//   - Rekeying (key update 65, ack 67): every RekeyInterval (120 s) the MR
+//     names a new receiver index for generation g+1; the HA answers with
+//     its own; both derive the keys of g+1 with the exporter above. The
+//     data plane refuses any generation older than 180 s, so a session
+//     whose rekey fails (no ack within 10 s) is closed and made anew.
+//   - Path reports (type 64) both ways every ReportInterval (2 s) and on
+//     [Client.Poke]: the MR's measurements to the HA, the HA's view (what
+//     it receives per path) to the MR.
+//   - Migration: [Client.Migrate] moves the QUIC connection to a socket on
+//     another uplink (QUIC path validation, then switch) within a second,
+//     or makes the connection anew if that fails.
 //
 // # Lifecycle and concurrency
 //

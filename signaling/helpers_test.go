@@ -185,13 +185,17 @@ type fixture struct {
 	stopServer      func()
 	serverConnClose func()
 	crashed         atomic.Bool
+	tweak           func(*ServerOptions) // extra server options, if any
 }
 
 var mrPrefixes = []netip.Prefix{netip.MustParsePrefix("198.18.10.0/24"), netip.MustParsePrefix("fd00:10::/64")}
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with tweak applied to the server's options.
+func newFixtureWith(t *testing.T, tweak func(*ServerOptions)) *fixture {
 	t.Helper()
-	f := &fixture{srec: newRecorder()}
+	f := &fixture{srec: newRecorder(), tweak: tweak}
 	f.haPub, f.haPriv = newKey(t)
 	f.mrPub, f.mrPriv = newKey(t)
 	pc := listenLoopback(t, 0)
@@ -202,14 +206,18 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) startServer(t *testing.T, pc net.PacketConn) {
 	t.Helper()
-	s, err := NewServer(ServerOptions{
+	opts := ServerOptions{
 		Logger:       testLogger(t).With("side", "ha"),
 		PrivateKey:   f.haPriv,
 		Peers:        []Peer{{Name: "mr1", PublicKey: f.mrPub, Prefixes: mrPrefixes}},
 		Conn:         pc,
 		OnSession:    f.srec.onSession,
 		OnSessionEnd: f.srec.onEnd,
-	})
+	}
+	if f.tweak != nil {
+		f.tweak(&opts)
+	}
+	s, err := NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

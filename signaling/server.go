@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -51,6 +50,30 @@ type ServerOptions struct {
 	// when it ends: its connection died, a newer session of the same peer
 	// replaced it, or Run is stopping. It must not block.
 	OnSessionEnd func(peer string, localIndex uint32)
+
+	// MaxLifetime caps the binding lifetime granted; zero means 600 s.
+	MaxLifetime time.Duration
+	// ReportInterval is how often the HA sends each MR a path report;
+	// zero means 2 s.
+	ReportInterval time.Duration
+	// OnBindings is called with an MR's registered paths each time they
+	// change (registration, removal, expiry), and once with none when its
+	// session ends. It must not block.
+	OnBindings func(peer string, bs []Binding)
+	// OnFlows is called with an MR's accepted flow bindings, sorted by FID,
+	// each time they change, and once with none when its session ends. It
+	// must not block.
+	OnFlows func(peer string, flows []msg.FlowIdentification)
+	// OnRekey is called when an MR moves its session to a new key
+	// generation, before the acknowledgement leaves (so the data plane
+	// opens the MR's first frames under it). It must not block.
+	OnRekey func(s Session)
+	// OnPathReport is called with each path report of an MR. It must not
+	// block.
+	OnPathReport func(peer string, ps []msg.PathMetrics)
+	// PathReport returns the HA's view of an MR's paths (what it receives
+	// on each), sent to the MR every ReportInterval. Nil sends none.
+	PathReport func(peer string) []msg.PathMetrics
 }
 
 // ServerStats are the server's counters.
@@ -78,10 +101,12 @@ type ServerStats struct {
 // Lock order: mu only; callbacks run with mu held.
 type Server struct {
 	// Immutable after NewServer.
-	opts    ServerOptions
-	log     *slog.Logger
-	tlsConf *tls.Config
-	peers   map[string]*Peer // by string(PublicKey)
+	opts           ServerOptions
+	maxLifetime    time.Duration
+	reportInterval time.Duration
+	log            *slog.Logger
+	tlsConf        *tls.Config
+	peers          map[string]*Peer // by string(PublicKey)
 
 	mu      sync.Mutex
 	byIndex map[uint32]*serverSession // live sessions by the HA's receiver index
@@ -92,10 +117,15 @@ type Server struct {
 	bindingsRejected, malformed                              atomic.Uint64
 }
 
-// serverSession is one live session; immutable.
+// serverSession is one live session. Immutable but for indexes and gen,
+// guarded by Server.mu.
 type serverSession struct {
 	conn *quic.Conn
 	sess Session
+
+	indexes []uint32 // receiver indexes of its key generations, in byIndex
+	gen     uint32   // current key generation
+	ended   bool
 }
 
 // NewServer checks opts and returns a server ready to Run.
@@ -106,12 +136,20 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if opts.Conn == nil {
 		return nil, errors.New("no socket to serve on")
 	}
+	if opts.MaxLifetime <= 0 {
+		opts.MaxLifetime = requestedLifetime
+	}
+	if opts.ReportInterval <= 0 {
+		opts.ReportInterval = reportInterval
+	}
 	s := &Server{
-		opts:    opts,
-		peers:   make(map[string]*Peer, len(opts.Peers)),
-		byIndex: map[uint32]*serverSession{},
-		byPeer:  map[string]*serverSession{},
-		conns:   map[*quic.Conn]struct{}{},
+		opts:           opts,
+		maxLifetime:    opts.MaxLifetime,
+		reportInterval: opts.ReportInterval,
+		peers:          make(map[string]*Peer, len(opts.Peers)),
+		byIndex:        map[uint32]*serverSession{},
+		byPeer:         map[string]*serverSession{},
+		conns:          map[*quic.Conn]struct{}{},
 	}
 	names := map[string]bool{}
 	for i, p := range opts.Peers {
@@ -286,13 +324,27 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 		old.conn.CloseWithError(codeReplaced, "replaced by a newer session")
 	}
 	ba.Session = &msg.SessionOption{Index: ss.sess.LocalIndex, Generation: ss.sess.Generation, Suite: ss.sess.Suite}
+	life := min(msg.LifetimeDuration(bu.Lifetime), s.maxLifetime)
+	ba.Lifetime = msg.LifetimeUnits(life)
+	sc := &serverConn{s: s, ss: ss, peer: peer, conn: conn, str: str, lastSeq: bu.Sequence,
+		bindings: map[paths.BID]Binding{}, flows: map[uint16]msg.FlowIdentification{}}
+	now := time.Now()
+	for _, o := range bu.BIDs {
+		sc.bindings[o.BID] = Binding{BID: o.BID, CareOf: o.CareOf, Expires: now.Add(life)}
+	}
 	err = msg.WriteMessage(str, ba)
 	if err == nil {
 		log.Info("session up", "local_index", ss.sess.LocalIndex, "peer_index", ss.sess.PeerIndex, "bids", len(ss.sess.BIDs))
 		str.SetDeadline(time.Time{})
-		err = holdLoop(str)
+		err = sc.run(ctx)
 	}
 	s.end(ss)
+	if s.opts.OnBindings != nil {
+		s.opts.OnBindings(peer.Name, nil)
+	}
+	if s.opts.OnFlows != nil && len(sc.flows) > 0 {
+		s.opts.OnFlows(peer.Name, nil)
+	}
 	log.Info("session down", "local_index", ss.sess.LocalIndex, "err", err)
 }
 
@@ -347,7 +399,7 @@ func check(peer *Peer, bu *msg.BindingUpdate) *msg.BindingAck {
 	default:
 		for _, p := range bu.Prefixes {
 			if !prefixAllowed(peer.Prefixes, p) {
-				ba.Status = msg.StatusAdminProhibited
+				ba.Status = msg.StatusNotAuthorizedForPrefix
 				break
 			}
 		}
@@ -408,6 +460,7 @@ func (s *Server) establish(peer *Peer, conn *quic.Conn, bu *msg.BindingUpdate) (
 	if old = s.byPeer[peer.Name]; old != nil {
 		s.endLocked(old)
 	}
+	ss.indexes, ss.gen = []uint32{idx}, ss.sess.Generation
 	s.byIndex[idx] = ss
 	s.byPeer[peer.Name] = ss
 	s.sessions.Add(1)
@@ -421,13 +474,16 @@ func (s *Server) establish(peer *Peer, conn *quic.Conn, bu *msg.BindingUpdate) (
 func (s *Server) end(ss *serverSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.byIndex[ss.sess.LocalIndex] == ss {
+	if !ss.ended {
 		s.endLocked(ss)
 	}
 }
 
 func (s *Server) endLocked(ss *serverSession) {
-	delete(s.byIndex, ss.sess.LocalIndex)
+	ss.ended = true
+	for _, idx := range ss.indexes {
+		delete(s.byIndex, idx)
+	}
 	if s.byPeer[ss.sess.Peer] == ss {
 		delete(s.byPeer, ss.sess.Peer)
 	}
@@ -437,16 +493,37 @@ func (s *Server) endLocked(ss *serverSession) {
 	}
 }
 
-// holdLoop reads and skips messages until the stream or connection fails.
-// Later protocol messages (refreshes, flow bindings) are handled here.
-func holdLoop(str *quic.Stream) error {
-	buf := make([]byte, 1024)
-	for {
-		if _, _, err := msg.ReadMessage(str, buf); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errStreamClosed
-			}
-			return err
-		}
+// rekey sets up the next key generation of ss as the MR asked in ku and
+// returns the HA's receiver index for it. Generations must follow each
+// other; the receiver indexes of the last three stay reserved.
+func (s *Server) rekey(ss *serverSession, ku msg.KeyUpdate) (uint32, error) {
+	cs := ss.conn.ConnectionState().TLS
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ku.Generation != ss.gen+1 || ku.Index == 0 {
+		return 0, fmt.Errorf("key update to generation %d from %d", ku.Generation, ss.gen)
 	}
+	idx := randomIndex()
+	for s.byIndex[idx] != nil {
+		idx = randomIndex()
+	}
+	up, down, err := deriveKeys(&cs, ku.Generation, ku.Index, idx)
+	if err != nil {
+		return 0, err
+	}
+	ss.gen = ku.Generation
+	ss.indexes = append(ss.indexes, idx)
+	s.byIndex[idx] = ss
+	if len(ss.indexes) > 3 {
+		delete(s.byIndex, ss.indexes[0])
+		ss.indexes = ss.indexes[1:]
+	}
+	if s.opts.OnRekey != nil {
+		next := ss.sess
+		next.Generation, next.LocalIndex, next.PeerIndex = ku.Generation, idx, ku.Index
+		next.SendKey, next.RecvKey = down, up
+		next.BIDs = nil
+		s.opts.OnRekey(next)
+	}
+	return idx, nil
 }

@@ -99,8 +99,8 @@ func TestForeignPrefixRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ba.Status != msg.StatusAdminProhibited {
-		t.Fatalf("status %v, want %v", ba.Status, msg.StatusAdminProhibited)
+	if ba.Status != msg.StatusNotAuthorizedForPrefix {
+		t.Fatalf("status %v, want %v", ba.Status, msg.StatusNotAuthorizedForPrefix)
 	}
 	if ba.Session != nil {
 		t.Fatal("a rejected update got a session option")
