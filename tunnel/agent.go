@@ -87,9 +87,12 @@ type peer struct {
 
 	keys atomic.Pointer[keySet]
 
-	mu    sync.Mutex // serialises inserts into paths and rebuilds of live
+	mu    sync.Mutex // serialises inserts into paths and rebuilds of live; guards bound*
 	paths atomic.Pointer[map[paths.BID]*peerPath]
-	live  atomic.Pointer[[]paths.BID] // BIDs with a known endpoint, sorted
+	live  atomic.Pointer[[]paths.BID] // registered BIDs with a known endpoint, sorted
+
+	bindingsKnown bool        // SetBindings was called: only bound BIDs are registered
+	bound         []paths.BID // the MR's registered BIDs
 }
 
 // peerPath is one of a peer's paths: where to send its downlink traffic.
@@ -102,6 +105,9 @@ type peerPath struct {
 
 	lastRecv atomic.Int64
 	stats    counters
+	// registered: the path is in the MR's binding cache entry (signaling);
+	// downlink traffic uses only registered paths.
+	registered atomic.Bool
 }
 
 // NewAgent returns an Agent for opts. Declare the mobile routers with
@@ -438,6 +444,7 @@ func (pe *peer) path(b paths.BID) *peerPath {
 	}
 	m := maps.Clone(old)
 	pp := &peerPath{bid: b, conn: -1}
+	pp.registered.Store(!pe.bindingsKnown || slices.Contains(pe.bound, b))
 	m[b] = pp
 	pe.paths.Store(&m)
 	return pp
@@ -456,17 +463,42 @@ func (pp *peerPath) learn(pe *peer, ep netip.AddrPort, conn int, log *slog.Logge
 	}
 	log.Info("path endpoint", "mr", pe.name, "bid", pp.bid, "endpoint", ep)
 	pe.mu.Lock()
+	pe.rebuildLiveLocked()
+	pe.mu.Unlock()
+}
+
+// rebuildLiveLocked recomputes the BIDs downlink traffic may use.
+func (pe *peer) rebuildLiveLocked() {
 	live := make([]paths.BID, 0, len(*pe.paths.Load()))
 	for b, p := range *pe.paths.Load() {
 		p.mu.Lock()
-		if p.conn >= 0 {
+		if p.conn >= 0 && p.registered.Load() {
 			live = append(live, b)
 		}
 		p.mu.Unlock()
 	}
 	slices.Sort(live)
 	pe.live.Store(&live)
-	pe.mu.Unlock()
+}
+
+// SetBindings sets the BIDs the mobile router name has registered (its
+// binding cache entry, kept by signaling): downlink traffic uses only
+// those, so a path the router removed stops carrying traffic at once.
+// Until the first call every path with a known endpoint is used.
+func (a *Agent) SetBindings(name string, bids []paths.BID) {
+	a.mu.Lock()
+	pe := a.peers[name]
+	a.mu.Unlock()
+	if pe == nil {
+		return
+	}
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	pe.bindingsKnown, pe.bound = true, slices.Clone(bids)
+	for b, pp := range *pe.paths.Load() {
+		pp.registered.Store(slices.Contains(bids, b))
+	}
+	pe.rebuildLiveLocked()
 }
 
 func (pp *peerPath) endpoint() (netip.AddrPort, int) {
@@ -560,7 +592,9 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 		hash := tx.ip.SymmetricHash()
 		var pp *peerPath
 		if bid := a.flows.get(hash); bid != 0 {
-			pp = (*pe.paths.Load())[bid]
+			if pp = (*pe.paths.Load())[bid]; pp != nil && !pp.registered.Load() {
+				pp = nil
+			}
 		}
 		ep, conn := netip.AddrPort{}, -1
 		if pp != nil {
@@ -630,20 +664,37 @@ func (a *Agent) Stats() AgentStats {
 	})
 	st := AgentStats{Drops: a.drops.snapshot()}
 	for _, pe := range peers {
-		ps := AgentPeerStats{Name: pe.name, Session: pe.keys.Load().current() != nil}
-		for _, pp := range *pe.paths.Load() {
-			ep, conn := pp.endpoint()
-			s := PathStats{BID: uint16(pp.bid), Name: pe.name, Up: conn >= 0}
-			if conn >= 0 {
-				s.Endpoint = ep.String()
-			}
-			pp.stats.fill(&s)
-			ps.Paths = append(ps.Paths, s)
-		}
-		slices.SortFunc(ps.Paths, func(x, y PathStats) int { return int(x.BID) - int(y.BID) })
+		ps := AgentPeerStats{Name: pe.name, Session: pe.keys.Load().current() != nil, Paths: pe.pathStats()}
 		st.Peers = append(st.Peers, ps)
 	}
 	return st
+}
+
+// PeerPaths returns the counters of the paths of one mobile router, sorted
+// by BID; nil for an unknown one.
+func (a *Agent) PeerPaths(name string) []PathStats {
+	a.mu.Lock()
+	pe := a.peers[name]
+	a.mu.Unlock()
+	if pe == nil {
+		return nil
+	}
+	return pe.pathStats()
+}
+
+func (pe *peer) pathStats() []PathStats {
+	var out []PathStats
+	for _, pp := range *pe.paths.Load() {
+		ep, conn := pp.endpoint()
+		s := PathStats{BID: uint16(pp.bid), Name: pe.name, Up: conn >= 0 && pp.registered.Load()}
+		if conn >= 0 {
+			s.Endpoint = ep.String()
+		}
+		pp.stats.fill(&s)
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(x, y PathStats) int { return int(x.BID) - int(y.BID) })
+	return out
 }
 
 // Drops returns the count of packets dropped for reason r.

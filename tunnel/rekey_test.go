@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"monami/paths"
 	"monami/tun/tuntest"
 	"monami/tunnel/session"
 )
@@ -112,5 +113,32 @@ func TestExpiredKeysRefused(t *testing.T) {
 	}
 	if up, down := exchange(t, g, 3001); !up || !down {
 		t.Fatalf("after rekey: up %v down %v", up, down)
+	}
+}
+
+// Downlink traffic uses only the paths the router has registered: after
+// it removes one, every flow comes back on the other, including flows
+// that went up on the removed one.
+func TestAgentFollowsBindings(t *testing.T) {
+	g := newRig(t)
+	g.a.SetBindings("mr1", []paths.BID{2})
+	for port := uint16(4000); port < 4032; port++ {
+		before := g.r.Stats().Paths[1].RxPackets
+		if up, down := exchange(t, g, port); !up || !down {
+			t.Fatalf("flow %d: up %v down %v", port, up, down)
+		}
+		if after := g.r.Stats().Paths[1].RxPackets; after != before+1 {
+			t.Fatalf("flow %d's reply did not come on the only registered path", port)
+		}
+	}
+	g.a.SetBindings("mr1", nil)
+	g.haTUN.in <- tuntest.UDPPacket(netip.AddrPortFrom(server, 53), netip.AddrPortFrom(lanHost, 9), []byte("x"))
+	select {
+	case <-g.mrTUN.out:
+		t.Fatal("downlink sent with no path registered")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if g.a.Drops(DropNoPath) == 0 {
+		t.Error("no_path drop not counted")
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"monami/configs"
 	"monami/paths"
 	"monami/signaling"
+	"monami/signaling/msg"
 	"monami/tunnel"
 	"monami/tunnel/session"
 )
@@ -25,6 +27,47 @@ type HomeAgent struct {
 	server *signaling.Server
 	sigPC  net.PacketConn
 	data   []netip.AddrPort // bound data addresses
+
+	mu       sync.Mutex // guards the maps below
+	bindings map[string][]signaling.Binding
+	reports  map[string][]msg.PathMetrics      // each MR's latest path report
+	rx       map[string]map[paths.BID]rxSample // for the delivery rates the HA reports
+}
+
+// rxSample is a path's received bytes at one moment.
+type rxSample struct {
+	bytes uint64
+	at    time.Time
+}
+
+// pathReport is the HA's view of one MR's paths: the rate it received on
+// each since the last report, which the MR takes as its capacity feedback.
+func (h *HomeAgent) pathReport(peer string) []msg.PathMetrics {
+	ps := h.engine.PeerPaths(peer)
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last := h.rx[peer]
+	if last == nil {
+		last = map[paths.BID]rxSample{}
+		h.rx[peer] = last
+	}
+	out := make([]msg.PathMetrics, 0, len(ps))
+	for _, p := range ps {
+		bid := paths.BID(p.BID)
+		pm := msg.PathMetrics{BID: bid, State: paths.StateDown}
+		if p.Up {
+			pm.State = paths.StateUp
+		}
+		if l, ok := last[bid]; ok && p.RxBytes >= l.bytes {
+			if dt := now.Sub(l.at).Seconds(); dt > 0 {
+				pm.DeliveryRate = uint64(float64(p.RxBytes-l.bytes) / dt)
+			}
+		}
+		last[bid] = rxSample{p.RxBytes, now}
+		out = append(out, pm)
+	}
+	return out
 }
 
 // localAddrer is implemented by sockets that know their bound address.
@@ -34,7 +77,8 @@ type localAddrer interface{ LocalAddr() netip.AddrPort }
 // prefixes), the data sockets and the signaling socket.
 func NewHomeAgent(cfg *configs.HomeAgent, env Env) (h *HomeAgent, err error) {
 	env.setDefaults()
-	h = &HomeAgent{cfg: cfg, log: env.Logger}
+	h = &HomeAgent{cfg: cfg, log: env.Logger, bindings: map[string][]signaling.Binding{},
+		reports: map[string][]msg.PathMetrics{}, rx: map[string]map[paths.BID]rxSample{}}
 	var closers []func() error
 	defer func() {
 		if err != nil {
@@ -99,6 +143,35 @@ func NewHomeAgent(cfg *configs.HomeAgent, env Env) (h *HomeAgent, err error) {
 			}
 		},
 		OnSessionEnd: h.engine.EndSession,
+		OnRekey: func(s signaling.Session) {
+			err := h.engine.Rekey(s.Peer, tunnel.Session{
+				Generation: s.Generation,
+				LocalIndex: s.LocalIndex,
+				PeerIndex:  s.PeerIndex,
+				Suite:      session.Suite(s.Suite),
+				SendKey:    s.SendKey,
+				RecvKey:    s.RecvKey,
+			})
+			if err != nil {
+				h.log.Error("install rekeyed session", "mr", s.Peer, "err", err)
+			}
+		},
+		OnBindings: func(peer string, bs []signaling.Binding) {
+			bids := make([]paths.BID, len(bs))
+			for i, b := range bs {
+				bids[i] = b.BID
+			}
+			h.engine.SetBindings(peer, bids)
+			h.mu.Lock()
+			h.bindings[peer] = bs
+			h.mu.Unlock()
+		},
+		OnPathReport: func(peer string, ps []msg.PathMetrics) {
+			h.mu.Lock()
+			h.reports[peer] = ps
+			h.mu.Unlock()
+		},
+		PathReport: h.pathReport,
 	})
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"monami/paths/linkmon"
 	"monami/paths/probe"
 	"monami/signaling"
+	"monami/signaling/msg"
 	"monami/tunnel"
 	"monami/tunnel/session"
 )
@@ -42,7 +43,15 @@ type MobileRouter struct {
 	sessions  atomic.Uint64 // signaling sessions established
 	connected atomic.Bool   // the signaling connection is up
 	sigIface  atomic.Pointer[string]
+
+	pmu      sync.Mutex                    // guards the fields below
+	dead     map[paths.BID]bool            // paths the liveness declared Down
+	peerRate map[paths.BID]*rateFilter     // capacity from the HA's path reports
+	haErrors []string                      // the latest refusals from the HA, newest last
 }
+
+// maxHAErrors bounds MobileRouter.haErrors.
+const maxHAErrors = 32
 
 // uplink is one configured uplink and what became of it.
 type uplink struct {
@@ -63,7 +72,8 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	if err != nil {
 		return nil, err
 	}
-	m := &MobileRouter{cfg: cfg, env: env, log: env.Logger, suite: suite, anyOpen: make(chan struct{})}
+	m := &MobileRouter{cfg: cfg, env: env, log: env.Logger, suite: suite, anyOpen: make(chan struct{}),
+		dead: map[paths.BID]bool{}, peerRate: map[paths.BID]*rateFilter{}}
 	for _, u := range cfg.Uplinks {
 		m.uplinks = append(m.uplinks, &uplink{cfg: u, retry: make(chan struct{}, 1)})
 	}
@@ -72,7 +82,8 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 		return nil, fmt.Errorf("open tun: %w", err)
 	}
 	m.engine, err = tunnel.NewRouter(tunnel.RouterOptions{Logger: env.Logger, TUN: dev,
-		Probe: probe.Config{IdleProbeInterval: cfg.Data.Keepalive.Duration}})
+		Probe:       probe.Config{IdleProbeInterval: cfg.Data.Keepalive.Duration},
+		OnPathState: m.onPathState})
 	if err != nil {
 		dev.Close()
 		return nil, err
@@ -94,6 +105,10 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 		OnDown: func(err error) {
 			m.connected.Store(false)
 		},
+		OnRekey:      m.onRekey,
+		PathReport:   m.pathReport,
+		OnPeerReport: m.onPeerReport,
+		OnError:      m.onHAError,
 	})
 	if err != nil {
 		dev.Close()
@@ -119,6 +134,153 @@ func (m *MobileRouter) onSession(s signaling.Session) {
 	m.sessions.Add(1)
 }
 
+func (m *MobileRouter) onRekey(s signaling.Session) {
+	err := m.engine.Rekey(tunnel.Session{
+		Generation: s.Generation,
+		LocalIndex: s.LocalIndex,
+		PeerIndex:  s.PeerIndex,
+		Suite:      session.Suite(s.Suite),
+		SendKey:    s.SendKey,
+		RecvKey:    s.RecvKey,
+	})
+	if err != nil {
+		m.log.Error("install rekeyed session", "err", err)
+	}
+}
+
+// onPathState follows the path maintainer: a path that went Down is
+// removed from the HA's bindings at once (and the signaling connection
+// leaves it if it ran there); one that came Up is registered again.
+func (m *MobileRouter) onPathState(bid paths.BID, up bool, _ probe.Stats) {
+	m.pmu.Lock()
+	if up {
+		delete(m.dead, bid)
+	} else {
+		m.dead[bid] = true
+	}
+	m.pmu.Unlock()
+	m.syncPaths()
+	m.client.Poke()
+	if !up {
+		if sig := m.sigIface.Load(); sig != nil {
+			for _, u := range m.uplinks {
+				if u.cfg.BID == bid && u.cfg.Name == *sig {
+					m.log.Info("signaling uplink down; moving", "uplink", u.cfg.Name)
+					m.client.Migrate()
+				}
+			}
+		}
+	}
+}
+
+// syncPaths tells signaling which paths to keep registered: the open
+// uplinks whose path is not Down, each with its source address as its
+// care-of address.
+func (m *MobileRouter) syncPaths() {
+	var want []msg.BIDOption
+	m.pmu.Lock()
+	for _, u := range m.uplinks {
+		u.mu.Lock()
+		if u.open && !m.dead[u.cfg.BID] {
+			want = append(want, msg.BIDOption{BID: u.cfg.BID, CareOf: u.source})
+		}
+		u.mu.Unlock()
+	}
+	m.pmu.Unlock()
+	m.client.SetPaths(want)
+}
+
+// usable reports whether the path bid is not declared Down.
+func (m *MobileRouter) usable(bid paths.BID) bool {
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	return !m.dead[bid]
+}
+
+// pathReport is the router's measurements of its paths, for the HA.
+func (m *MobileRouter) pathReport() []msg.PathMetrics {
+	st := m.engine.Stats()
+	out := make([]msg.PathMetrics, 0, len(st.Paths))
+	for _, p := range st.Paths {
+		pm := msg.PathMetrics{BID: paths.BID(p.BID), RTT: clampU32(p.SRTTMicros), RTTVar: clampU32(p.RTTVarMicros),
+			Loss: uint16(min(p.Loss, 1) * 65535), State: paths.StateDown}
+		if p.Up {
+			pm.State = paths.StateUp
+		}
+		out = append(out, pm)
+	}
+	return out
+}
+
+func clampU32(v int64) uint32 { return uint32(min(max(v, 0), 1<<32-1)) }
+
+// onPeerReport takes the HA's view of the paths: the rate it receives on
+// each is the capacity estimate of the path (a windowed maximum).
+func (m *MobileRouter) onPeerReport(ps []msg.PathMetrics) {
+	now := time.Now()
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	for _, p := range ps {
+		f := m.peerRate[p.BID]
+		if f == nil {
+			f = &rateFilter{}
+			m.peerRate[p.BID] = f
+		}
+		f.add(now, float64(p.DeliveryRate)*8)
+	}
+}
+
+// capacity returns the capacity estimate of bid in bit/s; 0 if unknown.
+func (m *MobileRouter) capacity(bid paths.BID) float64 {
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	if f := m.peerRate[bid]; f != nil {
+		return f.max(time.Now())
+	}
+	return 0
+}
+
+func (m *MobileRouter) onHAError(e msg.ErrorReport) {
+	s := fmt.Sprintf("%s %d: %s (%d) %s", e.Kind, e.Index, e.StatusString(), e.Status, e.Reason)
+	m.pmu.Lock()
+	m.haErrors = append(m.haErrors, s)
+	if len(m.haErrors) > maxHAErrors {
+		m.haErrors = m.haErrors[len(m.haErrors)-maxHAErrors:]
+	}
+	m.pmu.Unlock()
+}
+
+// rateFilter is a windowed maximum of rate samples: the capacity estimate
+// of a path from what the peer saw arrive (like BBR's max filter).
+type rateFilter struct {
+	samples [16]struct {
+		at   time.Time
+		rate float64
+	}
+	n int
+}
+
+// rateWindow is how long a delivery-rate sample counts.
+const rateWindow = 30 * time.Second
+
+func (f *rateFilter) add(now time.Time, rate float64) {
+	if rate <= 0 {
+		return
+	}
+	f.samples[f.n%len(f.samples)].at, f.samples[f.n%len(f.samples)].rate = now, rate
+	f.n++
+}
+
+func (f *rateFilter) max(now time.Time) float64 {
+	var m float64
+	for _, s := range f.samples {
+		if !s.at.IsZero() && now.Sub(s.at) < rateWindow && s.rate > m {
+			m = s.rate
+		}
+	}
+	return m
+}
+
 // listenSignaling opens the signaling socket on an open uplink of the
 // signaling address's family, starting after the one used last, so a
 // connection that keeps failing moves across the uplinks.
@@ -137,7 +299,7 @@ func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 		u.mu.Lock()
 		src, open := u.source, u.open
 		u.mu.Unlock()
-		if !open || src.Is4() != want4 {
+		if !open || src.Is4() != want4 || !m.usable(u.cfg.BID) {
 			continue
 		}
 		pc, err := m.env.ListenPacket(u.cfg.Interface, netip.AddrPortFrom(src, 0))
@@ -216,21 +378,28 @@ func (m *MobileRouter) watchLinks(ctx context.Context) {
 			if !open {
 				// Hot-plug: an uplink that could not be opened may work now.
 				if ev.Kind == linkmon.AddrAdded || ev.Kind == linkmon.LinkUp {
-					select {
-					case u.retry <- struct{}{}:
-					default:
-					}
+					poke(u.retry)
 				}
 				continue
 			}
 			usable := ev.Link.Up && slices.ContainsFunc(ev.Link.Addrs, func(p netip.Prefix) bool { return p.Addr() == src })
 			m.engine.SetLinkState(u.cfg.BID, usable)
+			if !usable && ev.Link.Up && !u.cfg.Source.IsValid() {
+				// The address went away but the link is up: if another
+				// one is there, it is the uplink's new care-of address.
+				if nsrc, _, err := pickSource(u.cfg.Source, u.cfg.Interface, m.cfg.HomeAgent.Data, m.env.InterfaceAddrs); err == nil && nsrc != src {
+					m.log.Info("uplink address changed", "uplink", u.cfg.Name, "old", src, "new", nsrc)
+					m.closeUplink(u)
+					poke(u.retry)
+				}
+			}
 		}
 	}
 	wg.Wait()
 }
 
-// uplinkLoop opens one uplink, retrying until it works or ctx ends.
+// uplinkLoop opens one uplink, retrying until it works, and again each time
+// it is closed (an address change), until ctx ends.
 func (m *MobileRouter) uplinkLoop(ctx context.Context, u *uplink) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -242,9 +411,17 @@ func (m *MobileRouter) uplinkLoop(ctx context.Context, u *uplink) {
 		case <-t.C:
 		case <-u.retry:
 		}
+		u.mu.Lock()
+		open := u.open
+		u.mu.Unlock()
+		if open {
+			continue
+		}
 		err := m.openUplink(u)
 		if err == nil {
-			return
+			lastErr = ""
+			m.syncPaths()
+			continue
 		}
 		u.mu.Lock()
 		u.err = err
@@ -277,6 +454,23 @@ func (m *MobileRouter) openUplink(u *uplink) error {
 	return nil
 }
 
+// closeUplink takes the uplink's path out of the data plane; uplinkLoop
+// opens it again when poked.
+func (m *MobileRouter) closeUplink(u *uplink) {
+	m.engine.RemovePath(u.cfg.BID)
+	u.mu.Lock()
+	u.open = false
+	u.mu.Unlock()
+	m.syncPaths()
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
 // MobileRouterStatus is what /status shows.
 type MobileRouterStatus struct {
 	Signaling struct {
@@ -285,6 +479,12 @@ type MobileRouterStatus struct {
 		Attempts  uint64 `json:"attempts"`
 		Failures  uint64 `json:"failures"` // attempts that got no session (unreachable, refused, rejected)
 		Uplink    string `json:"uplink,omitempty"`
+		Updates   uint64 `json:"binding_updates"`
+		Rekeys    uint64 `json:"rekeys"`
+		Moves     uint64 `json:"migrations"`
+		// Refusals are the latest errors the HA reported (bindings, flow
+		// bindings), newest last.
+		Refusals []string `json:"refusals,omitempty"`
 	} `json:"signaling"`
 	Uplinks []UplinkStatus     `json:"uplinks"`
 	Tunnel  tunnel.RouterStats `json:"tunnel"`
@@ -307,6 +507,10 @@ func (m *MobileRouter) Status() MobileRouterStatus {
 	st.Signaling.Sessions = m.sessions.Load()
 	cs := m.client.Stats()
 	st.Signaling.Attempts, st.Signaling.Failures = cs.ConnectsTotal, cs.FailuresTotal
+	st.Signaling.Updates, st.Signaling.Rekeys, st.Signaling.Moves = cs.UpdatesTotal, cs.RekeysTotal, cs.MigrationsTotal
+	m.pmu.Lock()
+	st.Signaling.Refusals = slices.Clone(m.haErrors)
+	m.pmu.Unlock()
 	if s := m.sigIface.Load(); s != nil {
 		st.Signaling.Uplink = *s
 	}
