@@ -44,10 +44,10 @@ type MobileRouter struct {
 	connected atomic.Bool   // the signaling connection is up
 	sigIface  atomic.Pointer[string]
 
-	pmu      sync.Mutex                    // guards the fields below
-	dead     map[paths.BID]bool            // paths the liveness declared Down
-	peerRate map[paths.BID]*rateFilter     // capacity from the HA's path reports
-	haErrors []string                      // the latest refusals from the HA, newest last
+	pmu      sync.Mutex                // guards the fields below
+	dead     map[paths.BID]bool        // paths the liveness declared Down
+	peerRate map[paths.BID]*rateFilter // capacity from the HA's path reports
+	haErrors []string                  // the latest refusals from the HA, newest last
 }
 
 // maxHAErrors bounds MobileRouter.haErrors.
