@@ -288,8 +288,9 @@ func (c *Client) Poke() { poke(c.report) }
 // Migrate moves the signaling connection to another uplink now: Listen is
 // asked for a new socket, the path to the HA over it is validated (QUIC
 // connection migration) and the connection switches to it. If that fails
-// within a second, the connection is made anew. Call it when the uplink
-// the connection runs on fails. Safe for concurrent use.
+// within a second, the connection stays and the move is tried again a
+// second later, up to five times. Call it when the uplink the connection
+// runs on fails. Safe for concurrent use.
 func (c *Client) Migrate() { poke(c.migrate) }
 
 func poke(ch chan struct{}) {

@@ -71,8 +71,10 @@
 //     [Client.Poke]: the MR's measurements to the HA, the HA's view (what
 //     it receives per path) to the MR.
 //   - Migration: [Client.Migrate] moves the QUIC connection to a socket on
-//     another uplink (QUIC path validation, then switch) within a second,
-//     or makes the connection anew if that fails.
+//     another uplink (QUIC path validation, then switch) within a second;
+//     if no other uplink validates, the connection stays and the move is
+//     tried again each second (five times); a connection that then dies
+//     of its idle timeout is made anew over whatever uplink works.
 //
 // # Lifecycle and concurrency
 //

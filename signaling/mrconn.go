@@ -84,18 +84,20 @@ type clientConn struct {
 	str  *quic.Stream
 	sess Session
 
-	registered map[paths.BID]netip.Addr           // acknowledged BIDs → care-of address
-	flows      map[uint16]msg.FlowIdentification  // flow bindings the HA accepted or refused
-	sentFlows  map[uint16]*msg.FlowIdentification // flows of the pending update (nil = delete)
-	pending    *pendingBU
-	lifetime   time.Duration // granted
-	refreshAt  time.Time
-	rekeyAt    time.Time
-	rekey      *msg.KeyUpdate // awaiting its acknowledgement
-	rekeySent  time.Time
-	reportAt   time.Time
-	beatAt     time.Time
-	transports []*quic.Transport // added by migrations; closed at the end
+	registered   map[paths.BID]netip.Addr           // acknowledged BIDs → care-of address
+	flows        map[uint16]msg.FlowIdentification  // flow bindings the HA accepted or refused
+	sentFlows    map[uint16]*msg.FlowIdentification // flows of the pending update (nil = delete)
+	pending      *pendingBU
+	lifetime     time.Duration // granted
+	refreshAt    time.Time
+	rekeyAt      time.Time
+	rekey        *msg.KeyUpdate // awaiting its acknowledgement
+	rekeySent    time.Time
+	reportAt     time.Time
+	beatAt       time.Time
+	transports   []*quic.Transport // added by migrations; closed at the end
+	migrateAt    time.Time         // retry of a failed migration; zero if none
+	migrateTries int
 }
 
 func newClientConn(c *Client, conn *quic.Conn, str *quic.Stream, sess Session, bu *msg.BindingUpdate, ba *msg.BindingAck) *clientConn {
@@ -154,23 +156,44 @@ func (cc *clientConn) run(ctx context.Context) error {
 		case <-c.report:
 			cc.reportAt = time.Now()
 		case <-c.migrate:
-			if err := cc.migrateNow(ctx); err != nil {
-				c.migrationFailures.Add(1)
-				c.log.Warn("signaling migration failed; reconnecting", "err", err)
-				return fmt.Errorf("migration: %w", err)
-			}
+			cc.migrateTries = 0
+			cc.migrate(ctx)
 		case <-t.C:
 		}
-		if err := cc.tick(time.Now()); err != nil {
+		if err := cc.tick(ctx, time.Now()); err != nil {
 			return err
 		}
 		t.Reset(max(time.Until(cc.nextDeadline()), time.Millisecond))
 	}
 }
 
+// maxMigrateTries bounds the attempts at moving the connection after one
+// Migrate, a second apart.
+const maxMigrateTries = 5
+
+// migrate tries to move the connection now; a failure (no other uplink,
+// or its path does not validate) keeps the connection where it is (its
+// uplink may come back, and if it does not the idle timeout ends it and
+// Run reconnects over whatever works) and tries again a second later.
+func (cc *clientConn) migrate(ctx context.Context) {
+	c := cc.c
+	cc.migrateAt = time.Time{}
+	if err := cc.migrateNow(ctx); err != nil {
+		c.migrationFailures.Add(1)
+		cc.migrateTries++
+		if cc.migrateTries < maxMigrateTries {
+			cc.migrateAt = time.Now().Add(time.Second)
+		}
+		c.log.Warn("signaling migration failed", "err", err, "try", cc.migrateTries)
+	}
+}
+
 // nextDeadline is the earliest timer of the session.
 func (cc *clientConn) nextDeadline() time.Time {
 	d := cc.beatAt
+	if !cc.migrateAt.IsZero() && cc.migrateAt.Before(d) {
+		d = cc.migrateAt
+	}
 	for _, x := range []time.Time{cc.refreshAt, cc.rekeyAt, cc.reportAt} {
 		if x.Before(d) {
 			d = x
@@ -190,8 +213,11 @@ func (cc *clientConn) nextDeadline() time.Time {
 }
 
 // tick runs the timers that are due and sends what the wanted state needs.
-func (cc *clientConn) tick(now time.Time) error {
+func (cc *clientConn) tick(ctx context.Context, now time.Time) error {
 	c := cc.c
+	if !cc.migrateAt.IsZero() && !now.Before(cc.migrateAt) {
+		cc.migrate(ctx)
+	}
 	if !now.Before(cc.beatAt) {
 		if err := cc.write(heartbeat); err != nil {
 			return err

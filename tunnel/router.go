@@ -113,6 +113,7 @@ type path struct {
 	// Published by maintainLoop for the data plane and Stats.
 	up      atomic.Bool
 	suspect atomic.Bool
+	changes atomic.Uint64
 	est     atomic.Pointer[probe.Stats]
 
 	// Handed from recvLoop and SetLinkState to maintainLoop.
@@ -586,6 +587,7 @@ func (r *Router) maintainLoop(ctx context.Context) {
 			up, suspect := l.State() == paths.StateUp, l.Suspect()
 			if up != p.up.Load() {
 				p.up.Store(up)
+				p.changes.Add(1)
 				changed = true
 				r.log.Info("path state", "bid", p.bid, "iface", p.name, "state", l.State())
 				if r.onPath != nil {
@@ -627,7 +629,7 @@ func (r *Router) Stats() RouterStats {
 		e := p.est.Load()
 		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.up.Load(), Suspect: p.suspect.Load(),
 			RTTMicros: e.LatestRTT.Microseconds(), SRTTMicros: e.SRTT.Microseconds(), RTTVarMicros: e.RTTVar.Microseconds(),
-			JitterMicros: e.Jitter.Microseconds(), Loss: e.Loss}
+			JitterMicros: e.Jitter.Microseconds(), Loss: e.Loss, Changes: p.changes.Load()}
 		p.stats.fill(&s)
 		st.Paths = append(st.Paths, s)
 	}

@@ -102,6 +102,7 @@ type PathStats struct {
 	RTTVarMicros int64   `json:"rttvar_us,omitempty"` // round-trip time variation
 	JitterMicros int64   `json:"jitter_us,omitempty"` // RFC 3550 jitter of RTT samples
 	Loss         float64 `json:"loss"`                // fraction of the last 100 probes lost
+	Changes      uint64  `json:"state_changes"`       // Up/Down transitions so far
 }
 
 func (c *counters) fill(s *PathStats) {

@@ -281,9 +281,11 @@ func (f *rateFilter) max(now time.Time) float64 {
 	return m
 }
 
-// listenSignaling opens the signaling socket on an open uplink of the
-// signaling address's family, starting after the one used last, so a
-// connection that keeps failing moves across the uplinks.
+// listenSignaling opens the signaling socket on an open uplink that is not
+// Down, with an address of the signaling address's family (the uplink's
+// own source, or another address of its interface), starting after the
+// uplink used last, so that a connection that keeps failing, or migrates,
+// moves across the uplinks.
 func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 	want4 := m.cfg.HomeAgent.Signaling.Addr().Is4()
 	last := m.sigIface.Load()
@@ -299,8 +301,21 @@ func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 		u.mu.Lock()
 		src, open := u.source, u.open
 		u.mu.Unlock()
-		if !open || src.Is4() != want4 || !m.usable(u.cfg.BID) {
+		if !open || !m.usable(u.cfg.BID) {
 			continue
+		}
+		if src.Is4() != want4 {
+			src = netip.Addr{}
+			as, _ := m.env.InterfaceAddrs(u.cfg.Interface)
+			for _, a := range as {
+				if a.Is4() == want4 {
+					src = a
+					break
+				}
+			}
+			if !src.IsValid() {
+				continue
+			}
 		}
 		pc, err := m.env.ListenPacket(u.cfg.Interface, netip.AddrPortFrom(src, 0))
 		if err != nil {
@@ -312,7 +327,7 @@ func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 		return pc, nil
 	}
 	if len(errs) == 0 {
-		return nil, errors.New("no open uplink of the signaling address's family")
+		return nil, errors.New("no usable uplink with an address of the signaling address's family")
 	}
 	return nil, errors.Join(errs...)
 }
