@@ -9,7 +9,7 @@ export GOFLAGS := -mod=mod
 export GOTOOLCHAIN := local
 
 # Debian packages the demo, the namespace tests and the benchmarks use.
-DEB_TOOLS := ip:iproute2 tc:iproute2 ping:iputils-ping iperf3:iperf3 ethtool:ethtool
+DEB_TOOLS := ip:iproute2 tc:iproute2 ping:iputils-ping iperf3:iperf3 ethtool:ethtool nft:nftables iptables:iptables
 
 .PHONY: all build demo test test-unit test-netns race vet fuzz bench bench-tput bench-go deps clean
 
