@@ -93,6 +93,11 @@ type peer struct {
 
 	bindingsKnown bool        // SetBindings was called: only bound BIDs are registered
 	bound         []paths.BID // the MR's registered BIDs
+
+	// table is compiled from the MR's flow bindings; its selectors are
+	// written from the MR's side (source = the MR's network), so downlink
+	// packets are looked up with source and destination swapped.
+	table atomic.Pointer[classifier.Table]
 }
 
 // peerPath is one of a peer's paths: where to send its downlink traffic.
@@ -481,6 +486,19 @@ func (pe *peer) rebuildLiveLocked() {
 	pe.live.Store(&live)
 }
 
+// SetPeerTable installs the table compiled from the flow bindings of the
+// mobile router name (nil removes it). Downlink packets of a flow a rule
+// matches go on the first of the rule's BIDs that is registered and has an
+// endpoint; the others follow their uplink, or are hashed.
+func (a *Agent) SetPeerTable(name string, t *classifier.Table) {
+	a.mu.Lock()
+	pe := a.peers[name]
+	a.mu.Unlock()
+	if pe != nil {
+		pe.table.Store(t)
+	}
+}
+
 // SetBindings sets the BIDs the mobile router name has registered (its
 // binding cache entry, kept by signaling): downlink traffic uses only
 // those, so a path the router removed stops carrying traffic at once.
@@ -511,7 +529,7 @@ func (pp *peerPath) endpoint() (netip.AddrPort, int) {
 func (a *Agent) readLoop() error {
 	bufs := newBufs(a.batch, a.bufSize)
 	sizes := make([]int, a.batch)
-	tx := &agentTx{groups: make([]txGroup, 0, 16)}
+	tx := &agentTx{groups: make([]txGroup, 0, 16), cache: classifier.NewFlowCache(flowCacheEntries)}
 	for {
 		n, stop, err := readTUN(a.tun, bufs, sizes, &a.drops)
 		if stop {
@@ -526,6 +544,8 @@ func (a *Agent) readLoop() error {
 // (socket, endpoint) so each group is one Write.
 type agentTx struct {
 	ip     classifier.Parsed
+	rev    classifier.Parsed
+	cache  *classifier.FlowCache
 	groups []txGroup
 }
 
@@ -591,7 +611,26 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 		}
 		hash := tx.ip.SymmetricHash()
 		var pp *peerPath
-		if bid := a.flows.get(hash); bid != 0 {
+		if tbl := pe.table.Load(); tbl != nil {
+			tx.rev = tx.ip
+			tx.rev.Src, tx.rev.Dst = tx.ip.Dst, tx.ip.Src
+			tx.rev.SrcPort, tx.rev.DstPort = tx.ip.DstPort, tx.ip.SrcPort
+			d := tx.cache.Lookup(tbl, &tx.rev, tx.rev.Hash())
+			if d.Rule >= 0 {
+				if d.Mode == classifier.ModeDrop {
+					a.drops.add(DropPolicy, 1)
+					continue
+				}
+				live := *pe.live.Load()
+				for k := range int(d.N) {
+					if slices.Contains(live, d.BIDs[k]) {
+						pp = (*pe.paths.Load())[d.BIDs[k]]
+						break
+					}
+				}
+			}
+		}
+		if bid := a.flows.get(hash); pp == nil && bid != 0 {
 			if pp = (*pe.paths.Load())[bid]; pp != nil && !pp.registered.Load() {
 				pp = nil
 			}

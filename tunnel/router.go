@@ -69,6 +69,7 @@ type Router struct {
 	// Published snapshots, read once per batch by the data-plane loops.
 	paths atomic.Pointer[pathSet]
 	keys  atomic.Pointer[keySet]
+	table atomic.Pointer[classifier.Table] // the compiled policy; nil: hash every flow
 
 	mu      sync.Mutex // guards the fields below and serialises path-set changes
 	all     map[paths.BID]*path
@@ -79,6 +80,7 @@ type Router struct {
 	kick chan struct{}  // wakes the keepalive loop
 	// probeAll asks maintainLoop to probe every path at once (after a rekey).
 	probeAll atomic.Bool
+	cache    *classifier.FlowCache // owned by readLoop
 	drops    drops
 	dropLog  *dropLog
 }
@@ -149,6 +151,7 @@ func NewRouter(opts RouterOptions) (*Router, error) {
 		all:     make(map[paths.BID]*path),
 		kick:    make(chan struct{}, 1),
 		epoch:   time.Now(),
+		cache:   classifier.NewFlowCache(flowCacheEntries),
 	}
 	if r.keyLife <= 0 {
 		r.keyLife = DefaultKeyLifetime
@@ -288,6 +291,15 @@ func (r *Router) Rekey(s Session) error {
 	return nil
 }
 
+// SetTable installs a compiled policy table: from the next batch on, each
+// flow goes where its first matching rule says (the first Up path of the
+// rule's BIDs, in order; drop rules drop), and flows no rule matches are
+// hashed over the Up paths. Nil removes the table.
+func (r *Router) SetTable(t *classifier.Table) { r.table.Store(t) }
+
+// FlowCacheStats returns the counters of the reader's flow cache.
+func (r *Router) FlowCacheStats() classifier.FlowCacheStats { return r.cache.Snapshot() }
+
 // ClearSession drops the keys; traffic is dropped (DropNoSession) until the
 // next SetSession.
 func (r *Router) ClearSession() { r.keys.Store(nil) }
@@ -378,6 +390,7 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 		r.drops.add(DropKeyExpired, len(bufs))
 		return
 	}
+	tbl := r.table.Load()
 	if len(ps.paths) == 0 {
 		r.drops.add(DropNoPath, len(bufs))
 		return
@@ -396,7 +409,21 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 			r.drops.add(DropLinkLocal, 1)
 			continue
 		}
-		bid := classifier.Pick(p.Hash(), ps.bids)
+		fh := p.Hash()
+		bid := paths.BID(0)
+		if tbl != nil {
+			d := r.cache.Lookup(tbl, p, fh)
+			if d.Rule >= 0 {
+				if d.Mode == classifier.ModeDrop {
+					r.drops.add(DropPolicy, 1)
+					continue
+				}
+				bid = ps.choose(d, fh)
+			}
+		}
+		if bid == 0 {
+			bid = classifier.Pick(fh, ps.bids)
+		}
 		j := ps.idx[slices.Index(ps.bids, bid)]
 		h := frame.Header{Type: frame.TypeData, BID: bid, Receiver: ks.PeerIndex}
 		h.Counter = ks.bid(bid).counter.Add(1) - 1
@@ -404,6 +431,46 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 		h.Put(fb)
 		outs[j] = append(outs[j], ks.send.Seal(fb, sizes[i], bid, h.Counter))
 	}
+}
+
+// flowCacheEntries is the size of the reader's flow cache: 64 k flows,
+// about 7 MiB.
+const flowCacheEntries = 1 << 16
+
+// choose returns the path a policy decision sends flow h on: for single
+// (and, until the data plane stripes packets, stripe and redundant), the
+// first of its BIDs that is a candidate (Up), in the policy's order; for
+// stripe, a flow-hash pick weighted by the rule's weights among the
+// candidates. 0 if none of its BIDs is a candidate: the caller then falls
+// back to the default.
+func (ps *pathSet) choose(d *classifier.Decision, h uint64) paths.BID {
+	if d.Mode == classifier.ModeStripe && d.N > 1 {
+		var total uint64
+		for k := range int(d.N) {
+			if slices.Contains(ps.bids, d.BIDs[k]) {
+				total += uint64(max(d.Weights[k], 1))
+			}
+		}
+		if total > 0 {
+			x := (h >> 17) % total
+			for k := range int(d.N) {
+				if !slices.Contains(ps.bids, d.BIDs[k]) {
+					continue
+				}
+				w := uint64(max(d.Weights[k], 1))
+				if x < w {
+					return d.BIDs[k]
+				}
+				x -= w
+			}
+		}
+	}
+	for k := range int(d.N) {
+		if slices.Contains(ps.bids, d.BIDs[k]) {
+			return d.BIDs[k]
+		}
+	}
+	return 0
 }
 
 // send writes dgs to the home agent over p and counts them.

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+
+package tunnel
+
+import (
+	"net/netip"
+	"testing"
+
+	"monami/classifier"
+	"monami/paths"
+	"monami/tun/tuntest"
+)
+
+func compile(t *testing.T, rules ...classifier.FilterRule) *classifier.Table {
+	t.Helper()
+	tbl, err := classifier.Compile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// The router sends the flows a rule matches on the rule's first Up path,
+// drops what a drop rule matches, and hashes the rest; the agent sends the
+// replies of the flows its peer table matches on that table's path.
+func TestPolicyTablesSteerFlows(t *testing.T) {
+	g := newRig(t)
+	dns := classifier.Selector{Proto: []uint8{17}, DstPorts: []classifier.PortRange{{Lo: 53, Hi: 53}}}
+	g.r.SetTable(compile(t,
+		classifier.FilterRule{Selector: dns, Mode: classifier.ModeSingle, BIDs: []paths.BID{2, 1}},
+		classifier.FilterRule{Index: 1, Selector: classifier.Selector{Proto: []uint8{17}, DstPorts: []classifier.PortRange{{Lo: 9, Hi: 9}}}, Mode: classifier.ModeDrop},
+	))
+	// The HA's table comes from flow bindings written from the MR's side:
+	// DNS replies go down on BID 1, whatever path the query came up on.
+	g.a.SetPeerTable("mr1", compile(t, classifier.FilterRule{Selector: dns, Mode: classifier.ModeSingle, BIDs: []paths.BID{1}}))
+	for port := uint16(6000); port < 6032; port++ {
+		up1, down1 := g.r.Stats().Paths[0], g.r.Stats().Paths[1]
+		if up, down := exchange(t, g, port); !up || !down {
+			t.Fatalf("flow %d: up %v down %v", port, up, down)
+		}
+		st := g.r.Stats()
+		if st.Paths[1].TxPackets != down1.TxPackets+1 {
+			t.Fatalf("flow %d did not go up on BID 2", port)
+		}
+		if st.Paths[0].RxPackets != up1.RxPackets+1 {
+			t.Fatalf("flow %d's reply did not come down on BID 1", port)
+		}
+	}
+	// Port 9 is dropped by policy and counted.
+	g.mrTUN.in <- tuntest.UDPPacket(netip.AddrPortFrom(lanHost, 1234), netip.AddrPortFrom(server, 9), []byte("x"))
+	g.mrTUN.in <- tuntest.UDPPacket(netip.AddrPortFrom(lanHost, 1234), netip.AddrPortFrom(server, 53), []byte("y"))
+	if got := recv(t, g.haTUN.out); string(got[len(got)-1:]) != "y" {
+		t.Fatalf("the agent got %q; the drop rule let it through", got)
+	}
+	if g.r.Drops(DropPolicy) != 1 {
+		t.Errorf("policy drops %d, want 1", g.r.Drops(DropPolicy))
+	}
+	// With its paths down, a rule falls back to the default hash rather
+	// than dropping.
+	g.r.SetTable(compile(t, classifier.FilterRule{Selector: dns, Mode: classifier.ModeSingle, BIDs: []paths.BID{7}}))
+	if up, _ := exchange(t, g, 7000); !up {
+		t.Fatal("a rule whose paths are all gone dropped its flow")
+	}
+}
