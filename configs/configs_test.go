@@ -46,11 +46,19 @@ func TestExamples(t *testing.T) {
 	}
 
 	wantUplinks := []Uplink{
-		{Name: "wan1", Interface: "wan1", BID: 1, Source: netip.MustParseAddr("198.18.1.2"), Transport: "udp"},
-		{Name: "wan2", Interface: "wan2", BID: 2, Source: netip.MustParseAddr("fd00:2::2"), Transport: "udp"},
+		{Name: "wan1", Interface: "wan1", BID: 1, Source: netip.MustParseAddr("198.18.1.2"), Transport: "udp", CapResetDay: 1, Tags: []string{"wired"}},
+		{Name: "wan2", Interface: "wan2", BID: 2, Source: netip.MustParseAddr("fd00:2::2"), Transport: "udp", CapResetDay: 1},
+		{Name: "cell", Match: "wwan*", Type: "wwan", MaxLinks: 4, BID: 10, Transport: "udp", Cost: 2.5, Metered: true,
+			CapDaily: 500e6, CapMonthly: 10e9, CapResetDay: 15, Tags: []string{"cellular"}},
 	}
 	if !reflect.DeepEqual(mr.Uplinks, wantUplinks) {
 		t.Errorf("uplinks:\n got %+v\nwant %+v", mr.Uplinks, wantUplinks)
+	}
+	if mr.Router.StateDir != "/var/lib/monami" || mr.Router.ControlSocket != "/run/monami/mr.sock" {
+		t.Errorf("router %+v", mr.Router)
+	}
+	if len(mr.Policy.Files) != 0 || !reflect.DeepEqual(mr.Policy.DefaultPrefer, []string{"cost", "delay"}) {
+		t.Errorf("policy %+v", mr.Policy)
 	}
 	if mr.TUN.Name != "mona0" || mr.TUN.MTU != 1420 || len(mr.TUN.Routes) != 2 || mr.Data.Cipher != "aes-256-gcm" || mr.Data.Keepalive.Duration != 550*time.Millisecond {
 		t.Errorf("tun %+v data %+v", mr.TUN, mr.Data)
@@ -78,11 +86,15 @@ func TestExamplesDocumentEveryKey(t *testing.T) {
 		keys []string
 	}{
 		{name: "mr.toml", keys: []string{
-			"router.private_key", "router.prefixes",
+			"router.private_key", "router.prefixes", "router.state_dir", "router.control_socket",
 			"home_agent.public_key", "home_agent.signaling", "home_agent.data",
 			"tun.name", "tun.mtu", "tun.addresses", "tun.routes",
 			"data.cipher", "data.keepalive",
 			"uplink[0].name", "uplink[0].interface", "uplink[0].bid", "uplink[0].source", "uplink[0].port", "uplink[0].transport",
+			"uplink[0].cost", "uplink[0].metered", "uplink[0].tags",
+			"uplink[2].match", "uplink[2].type", "uplink[2].max_links",
+			"uplink[2].cap_daily", "uplink[2].cap_monthly", "uplink[2].cap_reset_day",
+			"policy.files", "policy.default_prefer",
 		}},
 		{name: "ha.toml", keys: []string{
 			"home_agent.private_key", "home_agent.signaling", "home_agent.data",
@@ -153,8 +165,14 @@ func TestDefaults(t *testing.T) {
 	if mr.Data != (Data{Cipher: DefaultCipher, Keepalive: Duration{DefaultKeepalive}}) {
 		t.Errorf("data %+v", mr.Data)
 	}
-	if u := mr.Uplinks[1]; u != (Uplink{Name: "wan2", Interface: "wan2", BID: 2, Transport: DefaultTransport}) {
+	if u, want := mr.Uplinks[1], (Uplink{Name: "wan2", Interface: "wan2", BID: 2, Transport: DefaultTransport, CapResetDay: DefaultCapResetDay}); !reflect.DeepEqual(u, want) {
 		t.Errorf("uplink %+v", u)
+	}
+	if mr.Router.StateDir != DefaultStateDir || mr.Router.ControlSocket != DefaultControlSocket {
+		t.Errorf("router state_dir %q control_socket %q", mr.Router.StateDir, mr.Router.ControlSocket)
+	}
+	if !reflect.DeepEqual(mr.Policy, Policy{DefaultPrefer: []string{"cost", "delay"}}) {
+		t.Errorf("policy %+v", mr.Policy)
 	}
 	if mr.File != "mr.toml" {
 		t.Errorf("file %q", mr.File)
@@ -565,8 +583,11 @@ func TestValidateBuiltInCode(t *testing.T) {
 		"tun.mtu: must be between 1280 and 9000, not 0",
 		`data.cipher: "": want one of`,
 		"data.keepalive: must be between 1s and 10m, not 0s",
+		"router.state_dir: must name a directory",
 		`uplink[0].interface: "" is not an interface name`,
 		`uplink[0].transport: "": want udp`,
+		"uplink[0].cap_reset_day: must be a day of the month between 1 and 28, not 0",
+		"policy.default_prefer: required: at least one of cost, delay, jitter, loss, bandwidth",
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

@@ -4,6 +4,8 @@ package configs
 
 import (
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -53,8 +55,52 @@ func FuzzParseMobileRouter(f *testing.F) {
 	f.Add([]byte(minMR))
 	f.Add(example(f, "mr.toml"))
 	f.Add([]byte(strings.Replace(minMR, "bid = 2", "bid = 0\nbdi = 1\nsource = \"fd00::1\"\nport = -1", 1)))
+	f.Add([]byte(strings.Replace(minMR, "bid = 2", "bid = 1\nmatch = \"wwan[\"\ntype = \"wwan\"\nmax_links = 65\ncost = nan\n"+
+		"cap_daily = \"1.5TiB\"\ncap_monthly = -1\ncap_reset_day = 29\ntags = [\"a\", \"a\", \"B\"]", 1) +
+		"\n[policy]\nfiles = [\"\", \"/\"]\ndefault_prefer = [\"loss\", \"price\"]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkParse(t, ParseMobileRouter, b)
+	})
+}
+
+// FuzzParseSize: parseSize never panics, and what it accepts is the number
+// times the unit, rounded down.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"500MB", "1.5TB", "2GiB", "0.5B", "18446744073709551615B", "18446.744073709551616PB", ".5 kB", "1..2GB", "-1GB", "5gb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseSize(s)
+		if err != nil {
+			if v != 0 {
+				t.Fatalf("parseSize(%q) = %d with error %v", s, v, err)
+			}
+			return
+		}
+		t2 := strings.TrimSpace(s)
+		i := strings.LastIndexAny(t2, "0123456789.") + 1
+		num, unit := t2[:i], strings.TrimSpace(t2[i:])
+		x, perr := strconv.ParseFloat(num, 64)
+		if perr != nil {
+			t.Fatalf("parseSize(%q) accepted %q, not a number", s, num)
+		}
+		var mult float64
+		for _, u := range sizeUnits {
+			if u.name == unit {
+				mult = float64(u.mult)
+			}
+		}
+		if mult == 0 {
+			t.Fatalf("parseSize(%q) accepted unit %q", s, unit)
+		}
+		if want := x * mult; math.Abs(float64(v)-want) > 1+want*1e-12 {
+			t.Fatalf("parseSize(%q) = %d, want about %g", s, v, want)
+		}
+		if unit == "B" && !strings.Contains(num, ".") {
+			if u, err := strconv.ParseUint(num, 10, 64); err != nil || u != v {
+				t.Fatalf("parseSize(%q) = %d, want %d", s, v, u)
+			}
+		}
 	})
 }
 

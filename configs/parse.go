@@ -27,8 +27,9 @@ import (
 
 // LoadMobileRouter reads the mobile router configuration at path and
 // returns it with the defaults applied and validated, or the errors.Join of
-// every problem (each an *Error). A relative private_key_file is read from
-// path's directory.
+// every problem (each an *Error). Relative paths in it (private_key_file,
+// state_dir, control_socket, policy.files) are relative to path's
+// directory.
 func LoadMobileRouter(path string) (*MobileRouter, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -48,21 +49,36 @@ func LoadHomeAgent(path string) (*HomeAgent, error) {
 }
 
 // ParseMobileRouter parses the mobile router configuration data as
-// LoadMobileRouter does. name is the file name used in errors; a relative
-// private_key_file is read from its directory.
+// LoadMobileRouter does. name is the file name used in errors; relative
+// paths in the file are relative to its directory.
 func ParseMobileRouter(name string, data []byte) (*MobileRouter, error) {
 	p := &problems{file: name}
 	root, ok := p.decode(data)
 	if !ok {
 		return nil, p.err()
 	}
-	root.known("router", "home_agent", "tun", "data", "uplink")
+	root.known("router", "home_agent", "tun", "data", "uplink", "policy")
 	c := &MobileRouter{File: name}
+	dir := filepath.Dir(name)
 
 	r := root.table("router")
-	r.known("private_key", "private_key_file", "prefixes")
-	c.Router.PrivateKey = r.privateKey(filepath.Dir(name))
+	r.known("private_key", "private_key_file", "prefixes", "state_dir", "control_socket")
+	c.Router.PrivateKey = r.privateKey(dir)
 	c.Router.Prefixes = r.prefixes("prefixes")
+	if s, ok := r.str("state_dir"); ok {
+		if s == "" {
+			r.p.add(r.key("state_dir"), "must name a directory")
+		} else {
+			c.Router.StateDir = resolvePath(dir, s)
+		}
+	}
+	if s, ok := r.str("control_socket"); ok {
+		if s != "" {
+			c.Router.ControlSocket = resolvePath(dir, s)
+		}
+	} else {
+		c.Router.ControlSocket = DefaultControlSocket
+	}
 
 	h := root.table("home_agent")
 	h.known("public_key", "signaling", "data")
@@ -84,9 +100,15 @@ func ParseMobileRouter(name string, data []byte) (*MobileRouter, error) {
 	c.Data.Keepalive = d.keepalive()
 
 	for _, u := range root.tables("uplink") {
-		u.known("name", "interface", "bid", "source", "port", "transport")
+		u.known("name", "interface", "match", "type", "max_links", "bid", "source", "port", "transport",
+			"cost", "metered", "cap_daily", "cap_monthly", "cap_reset_day", "tags")
 		c.Uplinks = append(c.Uplinks, u.uplink())
 	}
+
+	pol := root.table("policy")
+	pol.known("files", "default_prefer")
+	c.Policy.Files = pol.files("files", dir)
+	c.Policy.DefaultPrefer, _ = pol.strs("default_prefer")
 
 	c.setDefaults()
 	p.validating = true
@@ -462,9 +484,30 @@ func (n node) keepalive() Duration {
 func (n node) uplink() Uplink {
 	var u Uplink
 	u.Name, _ = n.str("name")
+	if s, ok := n.str("match"); ok {
+		u.Match = s
+		n.explicitZero("match", s == "", checkGlob(s))
+	}
+	if s, ok := n.str("type"); ok {
+		u.Type = s
+		n.explicitZero("type", s == "", checkLinkType(s))
+	}
 	if s, ok := n.str("interface"); ok {
-		u.Interface = s
-		n.explicitZero("interface", s == "", checkIfName(s))
+		if u.Selecting() {
+			n.p.add(n.key("interface"), "%s", msgInterfaceAndMatch)
+		} else {
+			u.Interface = s
+			n.explicitZero("interface", s == "", checkIfName(s))
+		}
+	}
+	if v, ok := n.integer("max_links"); ok {
+		if m := checkMaxLinks(v); !u.Selecting() {
+			n.p.add(n.key("max_links"), "%s", msgMaxLinksNamed)
+		} else if m != "" {
+			n.p.add(n.key("max_links"), "%s", m)
+		} else {
+			u.MaxLinks = int(v)
+		}
 	}
 	if v, ok := n.integer("bid"); ok {
 		if v < 1 || v > 65535 {
@@ -492,5 +535,103 @@ func (n node) uplink() Uplink {
 		u.Transport = s
 		n.explicitZero("transport", s == "", checkTransport(s))
 	}
+	u.Cost, _ = n.number("cost")
+	u.Metered, _ = n.boolean("metered")
+	u.CapDaily = n.size("cap_daily")
+	u.CapMonthly = n.size("cap_monthly")
+	if v, ok := n.integer("cap_reset_day"); ok {
+		if m := checkResetDay(v); m != "" {
+			n.p.add(n.key("cap_reset_day"), "%s", m)
+		} else {
+			u.CapResetDay = int(v)
+		}
+	}
+	u.Tags, _ = n.strs("tags")
 	return u
+}
+
+// number returns the number (float or integer) k of n, and whether it is
+// given as one.
+func (n node) number(k string) (float64, bool) {
+	switch v := n.m[k].(type) {
+	case nil:
+	case float64:
+		return v, true
+	case int64:
+		return float64(v), true
+	default:
+		n.p.add(n.key(k), "must be a number, not %s", typeName(v))
+	}
+	return 0, false
+}
+
+// boolean returns the boolean k of n, and whether it is given as one.
+func (n node) boolean(k string) (bool, bool) {
+	switch v := n.m[k].(type) {
+	case nil:
+	case bool:
+		return v, true
+	default:
+		n.p.add(n.key(k), "must be true or false, not %s", typeName(v))
+	}
+	return false, false
+}
+
+// size returns the data size k of n, in bytes: an integer of bytes or a
+// string such as "10GB".
+func (n node) size(k string) uint64 {
+	switch v := n.m[k].(type) {
+	case nil:
+	case int64:
+		if v < 0 {
+			n.p.add(n.key(k), "must be ≥ 0 bytes, not %d", v)
+			return 0
+		}
+		return uint64(v)
+	case string:
+		b, err := parseSize(v)
+		if err != nil {
+			n.p.add(n.key(k), "%v", err)
+		}
+		return b
+	default:
+		n.p.add(n.key(k), `must be a size like "10GB" or an integer of bytes, not %s`, typeName(v))
+	}
+	return 0
+}
+
+// files returns the array of file names k of n, made absolute against
+// dir; each must name a regular file.
+func (n node) files(k, dir string) []string {
+	ss, ok := n.strs(k)
+	for i, s := range ss {
+		if !ok[i] {
+			continue
+		}
+		key := indexPath(n.key(k), i)
+		if s == "" {
+			n.p.add(key, "must name a file")
+			continue
+		}
+		ss[i] = resolvePath(dir, s)
+		switch fi, err := os.Stat(ss[i]); {
+		case err != nil:
+			n.p.add(key, "%v", err)
+		case !fi.Mode().IsRegular():
+			n.p.add(key, "%s is not a regular file", ss[i])
+		}
+	}
+	return ss
+}
+
+// resolvePath returns p made absolute, relative to dir if it is not
+// already.
+func resolvePath(dir, p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
