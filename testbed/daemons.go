@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -34,6 +35,9 @@ type Daemon struct {
 // in the namespace of role, logging to dir/<role>.log.
 func (t *Topology) Start(role, bin, cfg, dir, debugAddr string, extra ...string) (*Daemon, error) {
 	cfgPath := filepath.Join(dir, role+".toml")
+	// The configuration's @DIR@ is the daemon's directory: its state and
+	// control socket stay with the run.
+	cfg = strings.ReplaceAll(cfg, "@DIR@", dir)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}

@@ -212,6 +212,8 @@ var mrTemplate = template.Must(template.New("mr").Parse(`# monami mobile router 
 [router]
 private_key = "{{.MRPriv}}"
 prefixes = ["198.18.10.0/24", "fd00:10::/64"]
+state_dir = "@DIR@"
+control_socket = "@DIR@/mr.sock"
 
 [home_agent]
 public_key = "{{.HAPub}}"

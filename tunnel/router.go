@@ -116,6 +116,7 @@ type path struct {
 	up      atomic.Bool
 	suspect atomic.Bool
 	changes atomic.Uint64
+	demoted atomic.Bool // at its data cap: carries flows only if no other path is Up
 	est     atomic.Pointer[probe.Stats]
 
 	// Handed from recvLoop and SetLinkState to maintainLoop.
@@ -220,6 +221,7 @@ func (r *Router) publishLocked() {
 	// paths (reordering them); Down, about a second into a silence or at
 	// once on link loss, moves them.
 	for _, want := range []func(*path) bool{
+		func(p *path) bool { return p.up.Load() && !p.demoted.Load() },
 		func(p *path) bool { return p.up.Load() },
 		func(p *path) bool { return true },
 	} {
@@ -234,6 +236,17 @@ func (r *Router) publishLocked() {
 		}
 	}
 	r.paths.Store(ps)
+}
+
+// SetDemoted demotes the path bid (it reached its data cap): from the next
+// batch on it carries flows only when no other path is Up. False restores
+// it.
+func (r *Router) SetDemoted(bid paths.BID, demoted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.all[bid]; p != nil && p.demoted.Swap(demoted) != demoted {
+		r.publishLocked()
+	}
 }
 
 // SetLinkState reports that the interface under path bid went down or
@@ -696,7 +709,7 @@ func (r *Router) Stats() RouterStats {
 		e := p.est.Load()
 		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.up.Load(), Suspect: p.suspect.Load(),
 			RTTMicros: e.LatestRTT.Microseconds(), SRTTMicros: e.SRTT.Microseconds(), RTTVarMicros: e.RTTVar.Microseconds(),
-			JitterMicros: e.Jitter.Microseconds(), Loss: e.Loss, Changes: p.changes.Load()}
+			JitterMicros: e.Jitter.Microseconds(), Loss: e.Loss, Changes: p.changes.Load(), Demoted: p.demoted.Load()}
 		p.stats.fill(&s)
 		st.Paths = append(st.Paths, s)
 	}

@@ -104,6 +104,7 @@ type PathStats struct {
 	JitterMicros int64   `json:"jitter_us,omitempty"` // RFC 3550 jitter of RTT samples
 	Loss         float64 `json:"loss"`                // fraction of the last 100 probes lost
 	Changes      uint64  `json:"state_changes"`       // Up/Down transitions so far
+	Demoted      bool    `json:"demoted,omitempty"`   // at its data cap: used only if nothing else is Up
 }
 
 func (c *counters) fill(s *PathStats) {

@@ -54,6 +54,12 @@ type env struct {
 
 func setup(t *testing.T, opts testbed.Options) *env {
 	t.Helper()
+	return setupWith(t, opts, nil)
+}
+
+// setupWith is setup with the router's configuration rewritten by mrConfig.
+func setupWith(t *testing.T, opts testbed.Options, mrConfig func(string) string) *env {
+	t.Helper()
 	topo, err := testbed.Build(fmt.Sprintf("mnt%d-", os.Getpid()), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +79,9 @@ func setup(t *testing.T, opts testbed.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.ha.Stop() })
+	if mrConfig != nil {
+		cfgs.MR = mrConfig(cfgs.MR)
+	}
 	e.mr, err = topo.Start(testbed.MR, filepath.Join(binDir, "monami-mr"), cfgs.MR, e.dir, testbed.MRDebug)
 	if err != nil {
 		t.Fatal(err)

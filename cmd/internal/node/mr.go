@@ -16,8 +16,8 @@ import (
 
 	"monami/configs"
 	"monami/paths"
-	"monami/paths/linkmon"
 	"monami/paths/probe"
+	"monami/paths/usage"
 	"monami/signaling"
 	"monami/signaling/msg"
 	"monami/tunnel"
@@ -36,7 +36,10 @@ type MobileRouter struct {
 	engine *tunnel.Router
 	client *signaling.Client
 
-	uplinks []*uplink
+	umu     sync.Mutex
+	uplinks []*uplink               // guarded by umu; replaced, never changed in place
+	meters  map[string]*usage.Meter // by [[uplink]] name; immutable after New
+	usage   *usage.Store
 	anyOpen chan struct{} // closed when the first uplink opens
 	once    sync.Once
 
@@ -53,17 +56,6 @@ type MobileRouter struct {
 // maxHAErrors bounds MobileRouter.haErrors.
 const maxHAErrors = 32
 
-// uplink is one configured uplink and what became of it.
-type uplink struct {
-	cfg   configs.Uplink
-	retry chan struct{} // pokes uplinkLoop to retry at once (link events)
-
-	mu     sync.Mutex // guards the fields below
-	source netip.Addr // chosen local address, once opened
-	err    error      // last error opening it
-	open   bool
-}
-
 // NewMobileRouter opens the TUN and builds the router; uplinks are opened
 // (and retried) by Run.
 func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) {
@@ -74,8 +66,11 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	}
 	m := &MobileRouter{cfg: cfg, env: env, log: env.Logger, suite: suite, anyOpen: make(chan struct{}),
 		dead: map[paths.BID]bool{}, peerRate: map[paths.BID]*rateFilter{}}
+	m.openUsage()
 	for _, u := range cfg.Uplinks {
-		m.uplinks = append(m.uplinks, &uplink{cfg: u, retry: make(chan struct{}, 1)})
+		if !u.Selecting() {
+			m.uplinks = append(m.uplinks, &uplink{cfg: u, tmpl: u.Name, retry: make(chan struct{}, 1), meter: m.meters[u.Name]})
+		}
 	}
 	dev, err := env.OpenTUN(cfg.TUN, cfg.TUN.Routes)
 	if err != nil {
@@ -88,7 +83,7 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 		dev.Close()
 		return nil, err
 	}
-	var bids []paths.BID
+	var bids []paths.BID // registered at set-up if no path is open yet (selecting uplinks: their first BID)
 	for _, u := range cfg.Uplinks {
 		bids = append(bids, u.BID)
 	}
@@ -161,9 +156,10 @@ func (m *MobileRouter) onPathState(bid paths.BID, up bool, _ probe.Stats) {
 	m.pmu.Unlock()
 	m.syncPaths()
 	m.client.Poke()
+	m.pathsChanged()
 	if !up {
 		if sig := m.sigIface.Load(); sig != nil {
-			for _, u := range m.uplinks {
+			for _, u := range m.uplinkList() {
 				if u.cfg.BID == bid && u.cfg.Name == *sig {
 					m.log.Info("signaling uplink down; moving", "uplink", u.cfg.Name)
 					m.client.Migrate()
@@ -179,7 +175,7 @@ func (m *MobileRouter) onPathState(bid paths.BID, up bool, _ probe.Stats) {
 func (m *MobileRouter) syncPaths() {
 	var want []msg.BIDOption
 	m.pmu.Lock()
-	for _, u := range m.uplinks {
+	for _, u := range m.uplinkList() {
 		u.mu.Lock()
 		if u.open && !m.dead[u.cfg.BID] {
 			want = append(want, msg.BIDOption{BID: u.cfg.BID, CareOf: u.source})
@@ -189,6 +185,10 @@ func (m *MobileRouter) syncPaths() {
 	m.pmu.Unlock()
 	m.client.SetPaths(want)
 }
+
+// pathsChanged is called after every change of the paths or their
+// characteristics that policies may depend on.
+func (m *MobileRouter) pathsChanged() {}
 
 // usable reports whether the path bid is not declared Down.
 func (m *MobileRouter) usable(bid paths.BID) bool {
@@ -290,14 +290,15 @@ func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 	want4 := m.cfg.HomeAgent.Signaling.Addr().Is4()
 	last := m.sigIface.Load()
 	start := 0
-	for i, u := range m.uplinks {
+	ups := m.uplinkList()
+	for i, u := range ups {
 		if last != nil && u.cfg.Name == *last {
 			start = i + 1
 		}
 	}
 	var errs []error
-	for k := range m.uplinks {
-		u := m.uplinks[(start+k)%len(m.uplinks)]
+	for k := range ups {
+		u := ups[(start+k)%len(ups)]
 		u.mu.Lock()
 		src, open := u.source, u.open
 		u.mu.Unlock()
@@ -337,9 +338,10 @@ func (m *MobileRouter) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, u := range m.uplinks {
+	for _, u := range m.uplinkList() {
 		wg.Go(func() { m.uplinkLoop(ctx, u) })
 	}
+	wg.Go(func() { m.usageLoop(ctx) })
 	wg.Go(func() {
 		// Signaling needs an uplink to run on.
 		select {
@@ -352,138 +354,12 @@ func (m *MobileRouter) Run(ctx context.Context) error {
 		}
 	})
 	if m.env.WatchLinks {
-		wg.Go(func() { m.watchLinks(ctx) })
+		wg.Go(func() { m.watchLinks(ctx, &wg) })
 	}
 	err := m.engine.Run(ctx)
 	cancel()
 	wg.Wait()
 	return err
-}
-
-// watchLinks follows the uplinks' interfaces through netlink: a link that
-// goes down, or loses the uplink's source address, takes its path out at
-// once; coming back lets the path's probes bring it up again.
-func (m *MobileRouter) watchLinks(ctx context.Context) {
-	var sel []linkmon.Selector
-	byIface := map[string][]*uplink{}
-	for _, u := range m.uplinks {
-		if byIface[u.cfg.Interface] == nil {
-			sel = append(sel, linkmon.Selector{Name: u.cfg.Interface})
-		}
-		byIface[u.cfg.Interface] = append(byIface[u.cfg.Interface], u)
-	}
-	mon, err := linkmon.New(linkmon.Options{Logger: m.log, Selectors: sel})
-	if err != nil {
-		m.log.Error("link monitor", "err", err)
-		return
-	}
-	events := make(chan linkmon.Event, 64)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := mon.Run(ctx, events); err != nil {
-			m.log.Error("link monitor stopped", "err", err)
-		}
-		close(events)
-	})
-	for ev := range events {
-		for _, u := range byIface[ev.Link.Name] {
-			u.mu.Lock()
-			src, open := u.source, u.open
-			u.mu.Unlock()
-			if !open {
-				// Hot-plug: an uplink that could not be opened may work now.
-				if ev.Kind == linkmon.AddrAdded || ev.Kind == linkmon.LinkUp {
-					poke(u.retry)
-				}
-				continue
-			}
-			usable := ev.Link.Up && slices.ContainsFunc(ev.Link.Addrs, func(p netip.Prefix) bool { return p.Addr() == src })
-			m.engine.SetLinkState(u.cfg.BID, usable)
-			if !usable && ev.Link.Up && !u.cfg.Source.IsValid() {
-				// The address went away but the link is up: if another
-				// one is there, it is the uplink's new care-of address.
-				if nsrc, _, err := pickSource(u.cfg.Source, u.cfg.Interface, m.cfg.HomeAgent.Data, m.env.InterfaceAddrs); err == nil && nsrc != src {
-					m.log.Info("uplink address changed", "uplink", u.cfg.Name, "old", src, "new", nsrc)
-					m.closeUplink(u)
-					poke(u.retry)
-				}
-			}
-		}
-	}
-	wg.Wait()
-}
-
-// uplinkLoop opens one uplink, retrying until it works, and again each time
-// it is closed (an address change), until ctx ends.
-func (m *MobileRouter) uplinkLoop(ctx context.Context, u *uplink) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	var lastErr string
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-u.retry:
-		}
-		u.mu.Lock()
-		open := u.open
-		u.mu.Unlock()
-		if open {
-			continue
-		}
-		err := m.openUplink(u)
-		if err == nil {
-			lastErr = ""
-			m.syncPaths()
-			continue
-		}
-		u.mu.Lock()
-		u.err = err
-		u.mu.Unlock()
-		if err.Error() != lastErr {
-			m.log.Warn("uplink unavailable, retrying", "iface", u.cfg.Interface, "bid", u.cfg.BID, "err", err)
-			lastErr = err.Error()
-		}
-		t.Reset(uplinkRetry)
-	}
-}
-
-func (m *MobileRouter) openUplink(u *uplink) error {
-	src, remote, err := pickSource(u.cfg.Source, u.cfg.Interface, m.cfg.HomeAgent.Data, m.env.InterfaceAddrs)
-	if err != nil {
-		return err
-	}
-	conn, err := m.env.OpenPath(u.cfg.Interface, netip.AddrPortFrom(src, uint16(u.cfg.Port)))
-	if err != nil {
-		return err
-	}
-	if err := m.engine.AddPath(u.cfg.BID, u.cfg.Name, conn, remote); err != nil {
-		conn.Close()
-		return err
-	}
-	u.mu.Lock()
-	u.source, u.open, u.err = src, true, nil
-	u.mu.Unlock()
-	m.once.Do(func() { close(m.anyOpen) })
-	return nil
-}
-
-// closeUplink takes the uplink's path out of the data plane; uplinkLoop
-// opens it again when poked.
-func (m *MobileRouter) closeUplink(u *uplink) {
-	m.engine.RemovePath(u.cfg.BID)
-	u.mu.Lock()
-	u.open = false
-	u.mu.Unlock()
-	m.syncPaths()
-}
-
-func poke(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
 }
 
 // MobileRouterStatus is what /status shows.
@@ -513,6 +389,13 @@ type UplinkStatus struct {
 	Source    string `json:"source,omitempty"`
 	Open      bool   `json:"open"`
 	Error     string `json:"error,omitempty"`
+	// Configured characteristics and data usage (of the whole [[uplink]]).
+	CostPerGB  float64  `json:"cost_per_gb,omitempty"`
+	Metered    bool     `json:"metered,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	BytesToday uint64   `json:"bytes_today"`
+	BytesMonth uint64   `json:"bytes_month"`
+	CapReached bool     `json:"cap_reached,omitempty"`
 }
 
 // Status returns a snapshot of the router's state.
@@ -529,9 +412,12 @@ func (m *MobileRouter) Status() MobileRouterStatus {
 	if s := m.sigIface.Load(); s != nil {
 		st.Signaling.Uplink = *s
 	}
-	for _, u := range m.uplinks {
+	for _, u := range m.uplinkList() {
 		u.mu.Lock()
-		us := UplinkStatus{Name: u.cfg.Name, Interface: u.cfg.Interface, BID: uint16(u.cfg.BID), Open: u.open}
+		us := UplinkStatus{Name: u.cfg.Name, Interface: u.cfg.Interface, BID: uint16(u.cfg.BID), Open: u.open,
+			CostPerGB: u.cfg.Cost, Metered: u.cfg.Metered, Tags: u.cfg.Tags}
+		us.BytesToday, us.BytesMonth = u.meter.Usage()
+		us.CapReached = u.meter.Exceeded()
 		if u.source.IsValid() {
 			us.Source = u.source.String()
 		}

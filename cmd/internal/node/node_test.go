@@ -133,6 +133,8 @@ mtu = 1420
 [router]
 private_key = %q
 prefixes = [%s]
+state_dir = %q
+control_socket = ""
 
 [home_agent]
 public_key = %q
@@ -156,7 +158,7 @@ name = "up2"
 interface = "lo"
 bid = 2
 source = "127.0.0.1"
-`, privs[i], claims, configs.FormatPublicKey(haPub), ha.SignalingAddr(), ha.DataAddrs()[0], cipher)
+`, privs[i], claims, t.TempDir(), configs.FormatPublicKey(haPub), ha.SignalingAddr(), ha.DataAddrs()[0], cipher)
 		mrCfg, err := configs.ParseMobileRouter("mr.toml", []byte(p.mrConfig))
 		if err != nil {
 			t.Fatal(err)
