@@ -40,6 +40,7 @@ type serverConn struct {
 	peer *Peer
 	conn *quic.Conn
 	str  *quic.Stream
+	out  *sender
 
 	lastSeq  uint16
 	bindings map[paths.BID]Binding
@@ -52,9 +53,11 @@ func (sc *serverConn) run(ctx context.Context) error {
 	in := make(chan inMsg, 16)
 	errc := make(chan error, 1)
 	done := make(chan struct{})
+	sc.out = newSender(sc.str)
 	defer func() {
 		close(done)
 		sc.conn.CloseWithError(codeClose, "")
+		sc.out.close() // a blocked write returns once the connection is closed
 		<-errc
 	}()
 	go readMessages(sc.str, in, errc, done) // owned: waited for above
@@ -70,6 +73,8 @@ func (sc *serverConn) run(ctx context.Context) error {
 			return context.Cause(sc.conn.Context())
 		case err := <-errc:
 			errc <- err
+			return err
+		case err := <-sc.out.errc:
 			return err
 		case m := <-in:
 			if err := sc.handle(m); err != nil {
@@ -124,10 +129,7 @@ func (sc *serverConn) tick(now time.Time) error {
 	return nil
 }
 
-func (sc *serverConn) write(m msg.Message) error {
-	sc.str.SetWriteDeadline(time.Now().Add(setupTimeout))
-	return msg.WriteMessage(sc.str, m)
-}
+func (sc *serverConn) write(m msg.Message) error { return sc.out.send(m, false) }
 
 // handle processes one message from the MR. An error closes the
 // connection.

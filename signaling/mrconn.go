@@ -82,6 +82,7 @@ type clientConn struct {
 	c    *Client
 	conn *quic.Conn
 	str  *quic.Stream
+	out  *sender
 	sess Session
 
 	registered   map[paths.BID]netip.Addr           // acknowledged BIDs → care-of address
@@ -126,10 +127,12 @@ func (cc *clientConn) run(ctx context.Context) error {
 	in := make(chan inMsg, 16)
 	errc := make(chan error, 1)
 	done := make(chan struct{})
+	cc.out = newSender(cc.str)
 	defer func() {
 		close(done)
 		cc.conn.CloseWithError(codeClose, "")
-		<-errc // the reader ends when the connection does
+		cc.out.close() // a blocked write returns once the connection is closed
+		<-errc         // the reader ends when the connection does
 	}()
 	go readMessages(cc.str, in, errc, done) // owned: waited for above
 
@@ -146,6 +149,8 @@ func (cc *clientConn) run(ctx context.Context) error {
 			return context.Cause(cc.conn.Context())
 		case err := <-errc:
 			errc <- err // for the deferred wait
+			return err
+		case err := <-cc.out.errc:
 			return err
 		case m := <-in:
 			if err := cc.handle(m); err != nil {
@@ -219,7 +224,7 @@ func (cc *clientConn) tick(ctx context.Context, now time.Time) error {
 		cc.migrate(ctx)
 	}
 	if !now.Before(cc.beatAt) {
-		if err := cc.write(heartbeat); err != nil {
+		if err := cc.out.send(heartbeat, true); err != nil {
 			return err
 		}
 		cc.beatAt = now.Add(heartbeatInterval)
@@ -477,10 +482,7 @@ func (cc *clientConn) report(er msg.ErrorReport) {
 	}
 }
 
-func (cc *clientConn) write(m msg.Message) error {
-	cc.str.SetWriteDeadline(time.Now().Add(setupTimeout))
-	return msg.WriteMessage(cc.str, m)
-}
+func (cc *clientConn) write(m msg.Message) error { return cc.out.send(m, false) }
 
 // migrateNow moves the connection onto a new socket from Listen (QUIC
 // connection migration: the HA validates the new path, then the

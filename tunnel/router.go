@@ -708,7 +708,7 @@ func (r *Router) Stats() RouterStats {
 	for _, p := range ps.paths {
 		e := p.est.Load()
 		s := PathStats{BID: uint16(p.bid), Name: p.name, Endpoint: p.remote.String(), Up: p.up.Load(), Suspect: p.suspect.Load(),
-			RTTMicros: e.LatestRTT.Microseconds(), SRTTMicros: e.SRTT.Microseconds(), RTTVarMicros: e.RTTVar.Microseconds(),
+			RTTMicros: e.LatestRTT.Microseconds(), RecentMicros: e.RecentRTT.Microseconds(), SRTTMicros: e.SRTT.Microseconds(), RTTVarMicros: e.RTTVar.Microseconds(),
 			JitterMicros: e.Jitter.Microseconds(), Loss: e.Loss, Changes: p.changes.Load(), Demoted: p.demoted.Load()}
 		p.stats.fill(&s)
 		st.Paths = append(st.Paths, s)

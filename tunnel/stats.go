@@ -97,14 +97,15 @@ type PathStats struct {
 	KeepalivesTx uint64 `json:"keepalives_tx"`
 	KeepalivesRx uint64 `json:"keepalives_rx"`
 	// Mobile router only: liveness and measured characteristics.
-	Suspect      bool    `json:"suspect,omitempty"`   // Up, but a reply is overdue
-	RTTMicros    int64   `json:"rtt_us,omitempty"`    // last probe round-trip time
-	SRTTMicros   int64   `json:"srtt_us,omitempty"`   // smoothed round-trip time (RFC 6298)
-	RTTVarMicros int64   `json:"rttvar_us,omitempty"` // round-trip time variation
-	JitterMicros int64   `json:"jitter_us,omitempty"` // RFC 3550 jitter of RTT samples
-	Loss         float64 `json:"loss"`                // fraction of the last 100 probes lost
-	Changes      uint64  `json:"state_changes"`       // Up/Down transitions so far
-	Demoted      bool    `json:"demoted,omitempty"`   // at its data cap: used only if nothing else is Up
+	Suspect      bool    `json:"suspect,omitempty"`       // Up, but a reply is overdue
+	RTTMicros    int64   `json:"rtt_us,omitempty"`        // last probe round-trip time
+	RecentMicros int64   `json:"recent_rtt_us,omitempty"` // smaller of the last two round-trip times
+	SRTTMicros   int64   `json:"srtt_us,omitempty"`       // smoothed round-trip time (RFC 6298)
+	RTTVarMicros int64   `json:"rttvar_us,omitempty"`     // round-trip time variation
+	JitterMicros int64   `json:"jitter_us,omitempty"`     // RFC 3550 jitter of RTT samples
+	Loss         float64 `json:"loss"`                    // fraction of the last 100 probes lost
+	Changes      uint64  `json:"state_changes"`           // Up/Down transitions so far
+	Demoted      bool    `json:"demoted,omitempty"`       // at its data cap: used only if nothing else is Up
 }
 
 func (c *counters) fill(s *PathStats) {

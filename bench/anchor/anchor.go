@@ -67,6 +67,9 @@ type Env struct {
 	Bins   Bins
 	Dir    string // configs and logs go here
 	Cipher string // monami's data cipher (default aes-256-gcm)
+	// MRConfig, if set, rewrites monami's generated router configuration
+	// (tests add policies, costs and tags with it).
+	MRConfig func(string) string
 }
 
 // Instance is a running system on a topology.
@@ -376,6 +379,12 @@ func (in *Instance) startMonami(ctx context.Context, t *topo.Topology, env Env) 
 		return err
 	}
 	mrCfg, haCfg := MonamiConfigs(t.Spec, mrPriv, mrPub, haPriv, haPub, env.Cipher)
+	// The router keeps its data usage in the run's directory, and has no
+	// control socket unless a test's MRConfig gives it one.
+	mrCfg = strings.Replace(mrCfg, "[router]\n", fmt.Sprintf("[router]\nstate_dir = %q\ncontrol_socket = \"\"\n", filepath.Join(env.Dir, t.Prefix+"state")), 1)
+	if env.MRConfig != nil {
+		mrCfg = env.MRConfig(mrCfg)
+	}
 	mrPath := filepath.Join(env.Dir, t.Prefix+"mr.toml")
 	haPath := filepath.Join(env.Dir, t.Prefix+"ha.toml")
 	if err := os.WriteFile(mrPath, []byte(mrCfg), 0o600); err != nil {

@@ -32,6 +32,11 @@ type Stats struct {
 	SRTT, RTTVar time.Duration
 	// LatestRTT is the most recent RTT sample.
 	LatestRTT time.Duration
+	// RecentRTT is the smaller of the two most recent samples: it follows
+	// a lasting change of the delay within two samples (SRTT needs about
+	// five to cross half of a step) but ignores a single late reply. The
+	// policy compares delay limits against max(SRTT, RecentRTT).
+	RecentRTT time.Duration
 	// Jitter is the interarrival jitter of the RTT samples (RFC 3550
 	// §6.4.1 applied to successive RTTs: J += (|D| − J)/16).
 	Jitter time.Duration
@@ -83,7 +88,7 @@ type Estimator struct {
 	rateWin time.Duration
 
 	// RTT and jitter.
-	srtt, rttvar, latest, jitter time.Duration
+	srtt, rttvar, latest, previous, jitter time.Duration
 	samples                      uint64
 
 	// Loss: a ring of outcome bits (1 = lost); outcome i sits at bit
@@ -152,7 +157,7 @@ func (e *Estimator) OnRTT(sample time.Duration) {
 		// RFC 3550 §6.4.1, D being the change between successive RTTs.
 		e.jitter += (absDur(sample-e.latest) - e.jitter) / 16
 	}
-	e.latest = sample
+	e.previous, e.latest = e.latest, sample
 	e.samples++
 }
 
@@ -324,11 +329,15 @@ func (e *Estimator) Snapshot() Stats {
 		SRTT:         e.srtt,
 		RTTVar:       e.rttvar,
 		LatestRTT:    e.latest,
+		RecentRTT:    e.latest,
 		Jitter:       e.jitter,
 		Samples:      e.samples,
 		Outcomes:     int(min(e.lossPushed, uint64(e.window()))),
 		DeliveryRate: e.rateMax.best(),
 		Delivered:    e.delivered,
+	}
+	if e.samples > 1 {
+		s.RecentRTT = min(e.latest, e.previous)
 	}
 	if s.Outcomes > 0 {
 		s.Loss = float64(e.lossCount) / float64(s.Outcomes)

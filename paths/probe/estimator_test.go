@@ -325,3 +325,26 @@ func TestReset(t *testing.T) {
 		t.Errorf("Reset lost the window: %+v", s)
 	}
 }
+
+// RecentRTT follows a lasting step of the delay after two samples and
+// ignores a single late reply.
+func TestRecentRTT(t *testing.T) {
+	e := NewEstimator(Config{})
+	for range 10 {
+		e.OnRTT(20 * time.Millisecond)
+	}
+	e.OnRTT(300 * time.Millisecond) // one late reply
+	if got := e.Snapshot().RecentRTT; got != 20*time.Millisecond {
+		t.Fatalf("after one spike RecentRTT = %v, want 20ms", got)
+	}
+	e.OnRTT(20 * time.Millisecond)
+	e.OnRTT(200 * time.Millisecond)
+	e.OnRTT(200 * time.Millisecond) // the delay really went up
+	s := e.Snapshot()
+	if s.RecentRTT != 200*time.Millisecond {
+		t.Fatalf("after a lasting step RecentRTT = %v, want 200ms", s.RecentRTT)
+	}
+	if s.SRTT >= 100*time.Millisecond {
+		t.Fatalf("SRTT %v already followed the step; the test assumes it lags", s.SRTT)
+	}
+}

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	out, err := exec.Command("go", "build", "-o", dir+"/", "monami/cmd/monami-mr", "monami/cmd/monami-ha").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", dir+"/", "monami/cmd/monami-mr", "monami/cmd/monami-ha", "monami/cmd/monamictl", "monami/bench/cmd/linkem").CombinedOutput()
 	if err != nil {
 		fmt.Printf("e2e: build: %v\n%s", err, out)
 		os.Exit(1)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"monami/classifier"
 	"monami/configs"
 	"monami/paths"
 	"monami/signaling"
@@ -172,6 +173,19 @@ func NewHomeAgent(cfg *configs.HomeAgent, env Env) (h *HomeAgent, err error) {
 			h.mu.Unlock()
 		},
 		PathReport: h.pathReport,
+		OnFlows: func(peer string, flows []msg.FlowIdentification) {
+			if len(flows) == 0 {
+				h.engine.SetPeerTable(peer, nil)
+				return
+			}
+			tbl, err := classifier.Compile(filterRules(flows))
+			if err != nil {
+				h.log.Error("compile flow bindings", "mr", peer, "err", err)
+				return
+			}
+			h.engine.SetPeerTable(peer, tbl)
+			h.log.Debug("flow bindings", "mr", peer, "flows", len(flows), "rules", tbl.Len())
+		},
 	})
 	if err != nil {
 		return nil, err

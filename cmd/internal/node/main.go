@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -55,8 +57,9 @@ var HomeAgentProgram = Program{Name: "monami-ha", DebugAddr: "127.0.0.1:9401",
 	}}
 
 // Main parses the command line (flags, or the genkey subcommand), loads
-// the configuration, and runs the daemon until SIGINT or SIGTERM. It exits
-// the process on errors.
+// the configuration, and runs the daemon until SIGINT or SIGTERM; SIGHUP
+// reloads the policy files of a daemon that has them. It exits the process
+// on errors.
 func (p Program) Main(args []string) {
 	if len(args) > 0 && args[0] == "genkey" {
 		if err := daemon.GenKey(os.Stdout); err != nil {
@@ -103,6 +106,25 @@ func (p Program) Main(args []string) {
 		wg.Go(func() {
 			if err := daemon.Serve(ctx, log, f.DebugAddr, d.Snapshot, reg); err != nil {
 				log.Error("debug server", "err", err)
+			}
+		})
+	}
+	if r, ok := d.(interface{ Reload() error }); ok {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					if err := r.Reload(); err != nil {
+						log.Error("reload refused; the running policies stay", "err", err)
+					} else {
+						log.Info("reloaded")
+					}
+				}
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"monami/paths/probe"
 	"monami/paths/usage"
 	"monami/signaling"
+	"monami/signaling/control"
 	"monami/signaling/msg"
 	"monami/tunnel"
 	"monami/tunnel/session"
@@ -35,6 +36,8 @@ type MobileRouter struct {
 	suite  session.Suite
 	engine *tunnel.Router
 	client *signaling.Client
+	pol    *policies
+	ctl    *net.UnixListener // the control socket; nil if disabled
 
 	umu     sync.Mutex
 	uplinks []*uplink               // guarded by umu; replaced, never changed in place
@@ -67,6 +70,10 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	m := &MobileRouter{cfg: cfg, env: env, log: env.Logger, suite: suite, anyOpen: make(chan struct{}),
 		dead: map[paths.BID]bool{}, peerRate: map[paths.BID]*rateFilter{}}
 	m.openUsage()
+	m.pol = newPolicies(m)
+	if err := m.pol.loadFiles(); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	for _, u := range cfg.Uplinks {
 		if !u.Selecting() {
 			m.uplinks = append(m.uplinks, &uplink{cfg: u, tmpl: u.Name, retry: make(chan struct{}, 1), meter: m.meters[u.Name]})
@@ -108,6 +115,12 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	if err != nil {
 		dev.Close()
 		return nil, err
+	}
+	if cfg.Router.ControlSocket != "" {
+		if m.ctl, err = control.Listen(cfg.Router.ControlSocket); err != nil {
+			dev.Close()
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
 	}
 	return m, nil
 }
@@ -157,6 +170,17 @@ func (m *MobileRouter) onPathState(bid paths.BID, up bool, _ probe.Stats) {
 	m.syncPaths()
 	m.client.Poke()
 	m.pathsChanged()
+	kind := control.KindPathDown
+	if up {
+		kind = control.KindPathUp
+	}
+	for _, pi := range m.pathInfos() {
+		if pi.BID == bid {
+			v := m.pathView(pi)
+			v.State = map[bool]string{true: "up", false: "down"}[up]
+			m.pol.hub.Publish(control.Event{Kind: kind, Path: &v})
+		}
+	}
 	if !up {
 		if sig := m.sigIface.Load(); sig != nil {
 			for _, u := range m.uplinkList() {
@@ -188,7 +212,11 @@ func (m *MobileRouter) syncPaths() {
 
 // pathsChanged is called after every change of the paths or their
 // characteristics that policies may depend on.
-func (m *MobileRouter) pathsChanged() {}
+func (m *MobileRouter) pathsChanged() { m.pol.poke() }
+
+// Reload re-reads the policy files; on any error the running policies
+// stay and every error is returned.
+func (m *MobileRouter) Reload() error { return m.pol.loadFiles() }
 
 // usable reports whether the path bid is not declared Down.
 func (m *MobileRouter) usable(bid paths.BID) bool {
@@ -342,6 +370,15 @@ func (m *MobileRouter) Run(ctx context.Context) error {
 		wg.Go(func() { m.uplinkLoop(ctx, u) })
 	}
 	wg.Go(func() { m.usageLoop(ctx) })
+	wg.Go(func() { m.pol.run(ctx) })
+	if m.ctl != nil {
+		wg.Go(func() {
+			err := control.Serve(ctx, m.ctl, control.ServerOptions{Logger: m.log, Backend: backend{m.pol}, Hub: m.pol.hub})
+			if err != nil {
+				m.log.Error("control socket", "err", err)
+			}
+		})
+	}
 	wg.Go(func() {
 		// Signaling needs an uplink to run on.
 		select {
