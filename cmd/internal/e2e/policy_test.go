@@ -279,8 +279,9 @@ both = "rate=20mbit delay=40ms"
 		t.Errorf("BID 2 carries %.0f B/s down; want the bulk transfer's acknowledgements", r)
 	}
 
-	// wan1's delay grows past the voice limit: voice must leave it.
-	if err := tp.SetUplink(1, "both", "rate=20mbit delay=60ms"); err != nil {
+	// wan1's delay grows past the voice limit, and past wan2's even with the
+	// bulk transfer queued on it: voice must leave wan1.
+	if err := tp.SetUplink(1, "both", "rate=20mbit delay=150ms"); err != nil {
 		t.Fatal(err)
 	}
 	raised := time.Now()
