@@ -350,6 +350,12 @@ type MobileRouterPeer struct {
 	// addresses, and what is routed to it. Required, at least one; each
 	// masked and overlapping no prefix of another router.
 	Prefixes []netip.Prefix
+	// ControlSocket (control_socket) is a control socket on the home agent
+	// for this router's remote requesters: policies added there are sent
+	// to the router over the signaling channel (monamictl -socket PATH
+	// policy add ...). Optional, default none; a relative path is relative
+	// to the file's directory.
+	ControlSocket string
 }
 
 // Duration is a time.Duration written in TOML as a string that

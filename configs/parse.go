@@ -151,11 +151,14 @@ func ParseHomeAgent(name string, data []byte) (*HomeAgent, error) {
 	c.Data.Keepalive = d.keepalive()
 
 	for _, m := range root.tables("mobile_router") {
-		m.known("name", "public_key", "prefixes")
+		m.known("name", "public_key", "prefixes", "control_socket")
 		var peer MobileRouterPeer
 		peer.Name, _ = m.str("name")
 		peer.PublicKey = m.publicKey("public_key")
 		peer.Prefixes = m.prefixes("prefixes")
+		if s, ok := m.str("control_socket"); ok && s != "" {
+			peer.ControlSocket = resolvePath(filepath.Dir(name), s)
+		}
 		c.MobileRouters = append(c.MobileRouters, peer)
 	}
 

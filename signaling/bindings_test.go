@@ -528,3 +528,30 @@ func TestBindingUpdateRetransmission(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// A remote requester's policy operation goes from the HA to the MR over
+// the session and the MR's answer comes back; with no session it fails.
+func TestRemotePolicyRequest(t *testing.T) {
+	leakCheck(t)
+	var got latest[msg.PolicyRequest]
+	p := newSessionPair(t, nil, func(o *ClientOptions) {
+		o.OnPolicyRequest = func(r msg.PolicyRequest) msg.PolicyResponse {
+			got.set(r)
+			return msg.PolicyResponse{Status: 201, Body: []byte(`{"id":"abc"}`)}
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for i := range 3 {
+		resp, err := p.f.server.Policy(ctx, "mr1", msg.PolicyRequest{Op: msg.PolicyAdd, Lifetime: 60, Arg: "[[rule]]"})
+		if err != nil || resp.Status != 201 || string(resp.Body) != `{"id":"abc"}` {
+			t.Fatalf("request %d: %+v %v", i, resp, err)
+		}
+	}
+	if r, n := got.get(); n != 3 || r.Op != msg.PolicyAdd || r.Lifetime != 60 || r.Arg != "[[rule]]" {
+		t.Fatalf("the MR saw %d requests, last %+v", n, r)
+	}
+	if _, err := p.f.server.Policy(ctx, "nobody", msg.PolicyRequest{Op: msg.PolicyList}); err != ErrNoSession {
+		t.Fatalf("request to an unknown MR: %v", err)
+	}
+}

@@ -87,10 +87,14 @@ type ClientOptions struct {
 	// OnPeerReport is called with each path report of the HA (its view of
 	// the paths: what it receives on each). It must not block.
 	OnPeerReport func([]msg.PathMetrics)
-	// OnBindingStatus is called after each binding acknowledgement with
+	// OnError is called after each binding acknowledgement with
 	// the per-BID and per-flow results that are failures, and with each
 	// error report of the HA. It must not block.
 	OnError func(msg.ErrorReport)
+	// OnPolicyRequest answers a remote requester's policy operation that
+	// the HA forwards (Server.Policy); nil answers 501. It is called from
+	// the session's loop and should return within milliseconds.
+	OnPolicyRequest func(msg.PolicyRequest) msg.PolicyResponse
 }
 
 // ClientStats are the client's counters.

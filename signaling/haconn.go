@@ -4,6 +4,7 @@ package signaling
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -42,6 +43,10 @@ type serverConn struct {
 	str  *quic.Stream
 	out  *sender
 
+	reqs    chan policyCall       // from Server.Policy
+	pending map[uint32]policyCall // requests sent, by ID
+	nextReq uint32
+
 	lastSeq  uint16
 	bindings map[paths.BID]Binding
 	flows    map[uint16]msg.FlowIdentification
@@ -55,6 +60,9 @@ func (sc *serverConn) run(ctx context.Context) error {
 	done := make(chan struct{})
 	sc.out = newSender(sc.str)
 	defer func() {
+		for _, call := range sc.pending {
+			call.done <- policyResult{err: ErrNoSession}
+		}
 		close(done)
 		sc.conn.CloseWithError(codeClose, "")
 		sc.out.close() // a blocked write returns once the connection is closed
@@ -76,6 +84,14 @@ func (sc *serverConn) run(ctx context.Context) error {
 			return err
 		case err := <-sc.out.errc:
 			return err
+		case call := <-sc.reqs:
+			sc.nextReq++
+			call.req.ID = sc.nextReq
+			if err := sc.write(&call.req); err != nil {
+				call.done <- policyResult{err: err}
+				return err
+			}
+			sc.pending[call.req.ID] = call
 		case m := <-in:
 			if err := sc.handle(m); err != nil {
 				sc.s.malformed.Add(1)
@@ -166,6 +182,15 @@ func (sc *serverConn) handle(m inMsg) error {
 		}
 		if f := s.opts.OnPathReport; f != nil {
 			f(sc.peer.Name, pr.Paths)
+		}
+	case msg.TypePolicyResponse:
+		resp, err := msg.ParsePolicyResponse(m.body)
+		if err != nil {
+			return err
+		}
+		if call, ok := sc.pending[resp.ID]; ok {
+			delete(sc.pending, resp.ID)
+			call.done <- policyResult{resp: resp}
 		}
 	}
 	return nil // heartbeats and unknown types are skipped
@@ -314,4 +339,49 @@ func (sc *serverConn) bindingsChanged() {
 	}
 	slices.SortFunc(bs, func(a, b Binding) int { return int(a.BID) - int(b.BID) })
 	cb(sc.peer.Name, bs)
+}
+
+// policyCall is one Server.Policy waiting for its answer.
+type policyCall struct {
+	req  msg.PolicyRequest
+	done chan policyResult // buffered
+}
+
+type policyResult struct {
+	resp msg.PolicyResponse
+	err  error
+}
+
+// ErrNoSession is returned for a mobile router without a live session.
+var ErrNoSession = errors.New("no signaling session with that mobile router")
+
+// Policy sends a remote requester's policy operation to the mobile router
+// peer over its signaling session and returns the router's answer (R2,
+// R7: policies from remote requesters travel over the authenticated
+// channel). req.ID is assigned here. It waits until the answer comes, the
+// session ends, or ctx ends.
+func (s *Server) Policy(ctx context.Context, peer string, req msg.PolicyRequest) (msg.PolicyResponse, error) {
+	if err := req.Validate(); err != nil {
+		return msg.PolicyResponse{}, err
+	}
+	s.mu.Lock()
+	ss := s.byPeer[peer]
+	s.mu.Unlock()
+	if ss == nil || ss.sc == nil {
+		return msg.PolicyResponse{}, ErrNoSession
+	}
+	call := policyCall{req: req, done: make(chan policyResult, 1)}
+	select {
+	case ss.sc.reqs <- call:
+	case <-ctx.Done():
+		return msg.PolicyResponse{}, ctx.Err()
+	case <-ss.conn.Context().Done():
+		return msg.PolicyResponse{}, ErrNoSession
+	}
+	select {
+	case r := <-call.done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		return msg.PolicyResponse{}, ctx.Err()
+	}
 }

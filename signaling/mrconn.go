@@ -428,6 +428,20 @@ func (cc *clientConn) handle(m inMsg) error {
 			return err
 		}
 		cc.report(er)
+	case msg.TypePolicyRequest:
+		req, err := msg.ParsePolicyRequest(m.body)
+		if err != nil {
+			return err
+		}
+		resp := msg.PolicyResponse{Status: 501, Body: []byte(`{"error":"this router takes no remote policies"}`)}
+		if c.opts.OnPolicyRequest != nil {
+			resp = c.opts.OnPolicyRequest(req)
+		}
+		resp.ID = req.ID
+		if resp.Validate() != nil {
+			resp = msg.PolicyResponse{ID: req.ID, Status: 500, Body: []byte(`{"error":"answer too long"}`)}
+		}
+		return cc.write(&resp)
 	}
 	return nil // heartbeats and unknown types are skipped
 }

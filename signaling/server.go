@@ -126,6 +126,7 @@ type serverSession struct {
 	indexes []uint32 // receiver indexes of its key generations, in byIndex
 	gen     uint32   // current key generation
 	ended   bool
+	sc      *serverConn // its message loop, once running (for Policy)
 }
 
 // NewServer checks opts and returns a server ready to Run.
@@ -327,7 +328,11 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 	life := min(msg.LifetimeDuration(bu.Lifetime), s.maxLifetime)
 	ba.Lifetime = msg.LifetimeUnits(life)
 	sc := &serverConn{s: s, ss: ss, peer: peer, conn: conn, str: str, lastSeq: bu.Sequence,
-		bindings: map[paths.BID]Binding{}, flows: map[uint16]msg.FlowIdentification{}}
+		bindings: map[paths.BID]Binding{}, flows: map[uint16]msg.FlowIdentification{},
+		reqs: make(chan policyCall), pending: map[uint32]policyCall{}}
+	s.mu.Lock()
+	ss.sc = sc
+	s.mu.Unlock()
 	now := time.Now()
 	for _, o := range bu.BIDs {
 		sc.bindings[o.BID] = Binding{BID: o.BID, CareOf: o.CareOf, Expires: now.Add(life)}

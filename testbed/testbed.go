@@ -253,6 +253,7 @@ mtu = 1420
 name = "mr1"
 public_key = "{{.MRPub}}"
 prefixes = ["198.18.10.0/24", "fd00:10::/64"]
+control_socket = "@DIR@/ha-mr1.sock"
 `))
 
 // NewConfigs generates fresh key pairs and the two configuration files for

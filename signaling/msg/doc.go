@@ -39,6 +39,12 @@
 //   - Error Report (68, monami): status (u8), kind (u8: binding 1, flow 2,
 //     policy 3), index (u16: BID, FID or rule index), reason length (u8),
 //     reason (UTF-8). [ErrorReport].
+//   - Policy Request (69, monami): request ID (u32), operation (u8: add 1,
+//     list 2, remove 3, rules 4), lifetime s (u32), argument length (u16),
+//     argument (UTF-8: policy text, policy ID or rule format).
+//     [PolicyRequest].
+//   - Policy Response (70, monami): request ID (u32), status (u16,
+//     HTTP-like), JSON body. [PolicyResponse].
 //
 // Type 66 stays reserved: flow bindings travel in binding updates and
 // acknowledgements, as RFC 6089 has them. The monami messages accept bytes

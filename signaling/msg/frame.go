@@ -18,13 +18,15 @@ type Type uint8
 // bindings travel inside binding updates and acknowledgements (RFC 6089),
 // so TypeFlowBinding stays reserved and unimplemented.
 const (
-	TypeBindingUpdate Type = 5  // RFC 6275 §6.1.7
-	TypeBindingAck    Type = 6  // RFC 6275 §6.1.8
-	TypePathReport    Type = 64 // monami: per-BID path characteristics
-	TypeKeyUpdate     Type = 65 // monami: new data-plane key generation
-	TypeFlowBinding   Type = 66 // reserved: a separate flow-binding message
-	TypeKeyUpdateAck  Type = 67 // monami: acknowledgement of a key update
-	TypeErrorReport   Type = 68 // monami: an error sent back to its source
+	TypeBindingUpdate  Type = 5  // RFC 6275 §6.1.7
+	TypeBindingAck     Type = 6  // RFC 6275 §6.1.8
+	TypePathReport     Type = 64 // monami: per-BID path characteristics
+	TypeKeyUpdate      Type = 65 // monami: new data-plane key generation
+	TypeFlowBinding    Type = 66 // reserved: a separate flow-binding message
+	TypeKeyUpdateAck   Type = 67 // monami: acknowledgement of a key update
+	TypeErrorReport    Type = 68 // monami: an error sent back to its source
+	TypePolicyRequest  Type = 69 // monami: a remote requester's policy operation
+	TypePolicyResponse Type = 70 // monami: its answer
 )
 
 // String returns the message type's name.
@@ -44,6 +46,10 @@ func (t Type) String() string {
 		return "key_update_ack"
 	case TypeErrorReport:
 		return "error_report"
+	case TypePolicyRequest:
+		return "policy_request"
+	case TypePolicyResponse:
+		return "policy_response"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }

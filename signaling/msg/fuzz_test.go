@@ -298,3 +298,23 @@ func FuzzParseErrorReport(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParsePolicy(f *testing.F) {
+	f.Add((&PolicyRequest{ID: 1, Op: PolicyAdd, Lifetime: 600, Arg: "[[rule]]\nname = \"r\"\n"}).Append(nil))
+	f.Add((&PolicyRequest{ID: 2, Op: PolicyRemove, Arg: "0a1b2c"}).Append(nil))
+	f.Add((&PolicyResponse{ID: 1, Status: 201, Body: []byte(`{"id":"0a1b2c"}`)}).Append(nil))
+	f.Add([]byte{0, 0, 0, 1, 9, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if req, err := ParsePolicyRequest(b); err == nil {
+			enc := req.Append(nil)
+			if req2, err := ParsePolicyRequest(enc); err != nil || req2 != req {
+				t.Fatalf("request re-parse: %+v, %v (was %+v)", req2, err, req)
+			}
+		}
+		if resp, err := ParsePolicyResponse(b); err == nil {
+			if !bytes.Equal(resp.Append(nil), b) {
+				t.Fatalf("response re-encoding differs")
+			}
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"monami/configs"
 	"monami/paths"
 	"monami/signaling"
+	"monami/signaling/control"
 	"monami/signaling/msg"
 	"monami/tunnel"
 	"monami/tunnel/session"
@@ -28,6 +29,8 @@ type HomeAgent struct {
 	server *signaling.Server
 	sigPC  net.PacketConn
 	data   []netip.AddrPort // bound data addresses
+
+	ctls map[string]*net.UnixListener // per-router control sockets
 
 	mu       sync.Mutex // guards the maps below
 	bindings map[string][]signaling.Binding
@@ -190,6 +193,18 @@ func NewHomeAgent(cfg *configs.HomeAgent, env Env) (h *HomeAgent, err error) {
 	if err != nil {
 		return nil, err
 	}
+	h.ctls = map[string]*net.UnixListener{}
+	for _, mr := range cfg.MobileRouters {
+		if mr.ControlSocket == "" {
+			continue
+		}
+		ln, err := control.Listen(mr.ControlSocket)
+		if err != nil {
+			return nil, fmt.Errorf("control socket of %s: %w", mr.Name, err)
+		}
+		closers = append(closers, ln.Close)
+		h.ctls[mr.Name] = ln
+	}
 	return h, nil
 }
 
@@ -198,6 +213,7 @@ func (h *HomeAgent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	wg.Go(func() { h.serveControls(ctx) })
 	wg.Go(func() {
 		if err := h.server.Run(ctx); err != nil {
 			h.log.Error("signaling stopped", "err", err)

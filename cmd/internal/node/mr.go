@@ -107,10 +107,11 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 		OnDown: func(err error) {
 			m.connected.Store(false)
 		},
-		OnRekey:      m.onRekey,
-		PathReport:   m.pathReport,
-		OnPeerReport: m.onPeerReport,
-		OnError:      m.onHAError,
+		OnRekey:         m.onRekey,
+		PathReport:      m.pathReport,
+		OnPeerReport:    m.onPeerReport,
+		OnError:         m.onHAError,
+		OnPolicyRequest: m.answerPolicy,
 	})
 	if err != nil {
 		dev.Close()
