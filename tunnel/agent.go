@@ -98,6 +98,17 @@ type peer struct {
 	// written from the MR's side (source = the MR's network), so downlink
 	// packets are looked up with source and destination swapped.
 	table atomic.Pointer[classifier.Table]
+
+	dups atomic.Pointer[dupFilter] // made at the first copy frame
+}
+
+// dupFilter returns the peer's duplicate filter, making it on first use.
+func (pe *peer) dupFilter() *dupFilter {
+	if f := pe.dups.Load(); f != nil {
+		return f
+	}
+	pe.dups.CompareAndSwap(nil, newDupFilter())
+	return pe.dups.Load()
 }
 
 // peerPath is one of a peer's paths: where to send its downlink traffic.
@@ -384,7 +395,13 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 			a.promote(pe, ks)
 			set = pe.keys.Load()
 		}
-		if h.Type == frame.TypeData {
+		if h.Type == frame.TypeDataCopy {
+			if pe.dupFilter().seen(pt, now) {
+				a.drops.add(DropDuplicate, 1)
+				continue
+			}
+		}
+		if h.Type == frame.TypeData || h.Type == frame.TypeDataCopy {
 			if !rs.ip.Decode(pt) {
 				a.drops.add(DropBadInner, 1)
 				continue

@@ -5,6 +5,7 @@ package tunnel
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"monami/classifier"
 	"monami/paths"
@@ -60,5 +61,35 @@ func TestPolicyTablesSteerFlows(t *testing.T) {
 	g.r.SetTable(compile(t, classifier.FilterRule{Selector: dns, Mode: classifier.ModeSingle, BIDs: []paths.BID{7}}))
 	if up, _ := exchange(t, g, 7000); !up {
 		t.Fatal("a rule whose paths are all gone dropped its flow")
+	}
+}
+
+// A redundant rule sends every packet of its flows on each of its Up
+// paths; the agent delivers the first copy and drops the others.
+func TestRedundantCopies(t *testing.T) {
+	g := newRig(t)
+	voice := classifier.Selector{Proto: []uint8{17}, DstPorts: []classifier.PortRange{{Lo: 5004, Hi: 5004}}}
+	g.r.SetTable(compile(t, classifier.FilterRule{Selector: voice, Mode: classifier.ModeRedundant, BIDs: []paths.BID{1, 2}}))
+	before := g.r.Stats()
+	for i := range 20 {
+		g.mrTUN.in <- tuntest.UDPPacket(netip.AddrPortFrom(lanHost, 7000), netip.AddrPortFrom(server, 5004), []byte{byte(i)})
+		got := recv(t, g.haTUN.out)
+		if got[len(got)-1] != byte(i) {
+			t.Fatalf("packet %d: got payload %d", i, got[len(got)-1])
+		}
+	}
+	select {
+	case p := <-g.haTUN.out:
+		t.Fatalf("a duplicate reached the TUN: % x", p)
+	case <-time.After(200 * time.Millisecond):
+	}
+	after := g.r.Stats()
+	for k := range 2 {
+		if sent := after.Paths[k].TxPackets - before.Paths[k].TxPackets - (after.Paths[k].KeepalivesTx - before.Paths[k].KeepalivesTx); sent != 20 {
+			t.Errorf("path %d sent %d copies, want 20", k+1, sent)
+		}
+	}
+	if d := g.a.Drops(DropDuplicate); d != 20 {
+		t.Errorf("agent dropped %d duplicates, want 20", d)
 	}
 }

@@ -81,6 +81,9 @@ type Router struct {
 	// probeAll asks maintainLoop to probe every path at once (after a rekey).
 	probeAll atomic.Bool
 	cache    *classifier.FlowCache // owned by readLoop
+	spares   [][]byte              // owned by readLoop: buffers for the extra copies of redundant flows
+	spareN   int                   // spares used in the current batch
+	dups     *dupFilter            // copies from the home agent
 	drops    drops
 	dropLog  *dropLog
 }
@@ -153,6 +156,7 @@ func NewRouter(opts RouterOptions) (*Router, error) {
 		kick:    make(chan struct{}, 1),
 		epoch:   time.Now(),
 		cache:   classifier.NewFlowCache(flowCacheEntries),
+		dups:    newDupFilter(),
 	}
 	if r.keyLife <= 0 {
 		r.keyLife = DefaultKeyLifetime
@@ -404,6 +408,7 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 		return
 	}
 	tbl := r.table.Load()
+	r.spareN = 0
 	if len(ps.paths) == 0 {
 		r.drops.add(DropNoPath, len(bufs))
 		return
@@ -424,6 +429,7 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 		}
 		fh := p.Hash()
 		bid := paths.BID(0)
+		typ := frame.TypeData
 		if tbl != nil {
 			d := r.cache.Lookup(tbl, p, fh)
 			if d.Rule >= 0 {
@@ -432,18 +438,49 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 					continue
 				}
 				bid = ps.choose(d, fh)
+				if d.Mode == classifier.ModeRedundant && bid != 0 && r.sendCopies(ks, ps, d, bid, pkt, outs) {
+					typ = frame.TypeDataCopy
+				}
 			}
 		}
 		if bid == 0 {
 			bid = classifier.Pick(fh, ps.bids)
 		}
 		j := ps.idx[slices.Index(ps.bids, bid)]
-		h := frame.Header{Type: frame.TypeData, BID: bid, Receiver: ks.PeerIndex}
+		h := frame.Header{Type: typ, BID: bid, Receiver: ks.PeerIndex}
 		h.Counter = ks.bid(bid).counter.Add(1) - 1
 		fb := b[txOffset-frame.HeaderLen:]
 		h.Put(fb)
 		outs[j] = append(outs[j], ks.send.Seal(fb, sizes[i], bid, h.Counter))
 	}
+}
+
+// sendCopies seals a copy of pkt for each Up path of a redundant decision
+// other than primary (which the caller seals from pkt's own buffer) and
+// queues it on that path. It reports whether any copy went out; if so the
+// primary must be a copy frame too.
+func (r *Router) sendCopies(ks *keyState, ps *pathSet, d *classifier.Decision, primary paths.BID, pkt []byte, outs [][][]byte) bool {
+	sent := false
+	for k := range int(d.N) {
+		bid := d.BIDs[k]
+		if bid == primary || !slices.Contains(ps.bids, bid) {
+			continue
+		}
+		if r.spareN == len(r.spares) {
+			r.spares = append(r.spares, make([]byte, r.bufSize)) // grows to the most copies one batch needs
+		}
+		sp := r.spares[r.spareN]
+		r.spareN++
+		n := copy(sp[txOffset:], pkt)
+		h := frame.Header{Type: frame.TypeDataCopy, BID: bid, Receiver: ks.PeerIndex}
+		h.Counter = ks.bid(bid).counter.Add(1) - 1
+		fb := sp[txOffset-frame.HeaderLen:]
+		h.Put(fb)
+		j := ps.idx[slices.Index(ps.bids, bid)]
+		outs[j] = append(outs[j], ks.send.Seal(fb, n, bid, h.Counter))
+		sent = true
+	}
+	return sent
 }
 
 // flowCacheEntries is the size of the reader's flow cache: 64 k flows,
@@ -588,6 +625,11 @@ func (r *Router) openBatch(p *path, bufs [][]byte, sizes []int, out [][]byte, ip
 		case frame.TypeKeepalive:
 			ka++
 			continue
+		case frame.TypeDataCopy:
+			if r.dups.seen(pt, nowNs) {
+				r.drops.add(DropDuplicate, 1)
+				continue
+			}
 		}
 		if !ip.Decode(pt) {
 			r.drops.add(DropBadInner, 1)

@@ -37,13 +37,14 @@ const (
 	DropLinkLocal                         // link-scope or multicast packet from the TUN: never tunneled
 	DropKeyExpired                        // the keys are older than the key lifetime: no rekey came
 	DropPolicy                            // a policy rule says drop (mode drop, or strict and unsatisfiable)
+	DropDuplicate                         // a later copy of a packet a redundant policy sent on several paths
 	numDropReasons
 )
 
 var dropReasonNames = [numDropReasons]string{
 	"bad_frame", "unknown_receiver", "bid_mismatch", "auth", "replay", "bad_inner",
 	"unauthorized_source", "no_session", "no_path", "no_route", "send_error", "tun_error", "link_local",
-	"key_expired", "policy",
+	"key_expired", "policy", "duplicate",
 }
 
 // String returns the snake_case name used in metrics.

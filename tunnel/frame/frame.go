@@ -33,6 +33,10 @@ const (
 	// plaintext, so the prober measures the path's round-trip time. It is
 	// never answered.
 	TypeKeepaliveReply Type = 3
+	// TypeDataCopy carries one inner packet that was also sent on other
+	// paths (a redundant policy): the receiver delivers the first copy to
+	// arrive and drops the others.
+	TypeDataCopy Type = 4
 )
 
 // ProbeLen is the length of a probe payload: sequence (32 bits, BE) and
@@ -65,6 +69,8 @@ func (t Type) String() string {
 		return "keepalive"
 	case TypeKeepaliveReply:
 		return "keepalive-reply"
+	case TypeDataCopy:
+		return "data-copy"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -131,7 +137,7 @@ func Parse(b []byte) (Header, error) {
 		Receiver: binary.BigEndian.Uint32(b[4:8]),
 		Counter:  binary.BigEndian.Uint64(b[8:16]),
 	}
-	if h.Type < TypeData || h.Type > TypeKeepaliveReply {
+	if h.Type < TypeData || h.Type > TypeDataCopy {
 		return Header{}, ErrBadType
 	}
 	if h.BID == 0 {

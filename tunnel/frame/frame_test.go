@@ -68,7 +68,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "exactly header and tag", b: withTag(good), want: nil},
 		{name: "type 0", b: withTag(append([]byte{0}, good[1:]...)), want: ErrBadType},
 		{name: "type 3 (keepalive reply)", b: withTag(append([]byte{3}, good[1:]...)), want: nil},
-		{name: "type 4", b: withTag(append([]byte{4}, good[1:]...)), want: ErrBadType},
+		{name: "type 5", b: withTag(append([]byte{5}, good[1:]...)), want: ErrBadType},
 		{name: "type 255", b: withTag(append([]byte{255}, good[1:]...)), want: ErrBadType},
 		{name: "zero bid", b: withTag(Header{Type: TypeKeepalive, Receiver: 1}.Append(nil)), want: ErrZeroBID},
 		{name: "unknown flags", b: withTag(Header{Type: TypeData, Flags: 0x80, BID: 1}.Append(nil)), want: nil},

@@ -370,12 +370,19 @@ func TestHomeAgentRestartMidTransfer(t *testing.T) {
 // blackhole makes uplink wan1 silently drop everything in both directions
 // (frames go out with a MAC address nobody has), or restores it. This
 // kernel has no netem; the project's link emulator will take this role.
-func (e *env) blackhole(t *testing.T, on bool) {
+func (e *env) blackhole(t *testing.T, on bool) { e.blackholeUplink(t, 1, on) }
+
+// blackholeUplink is blackhole for uplink wanN, both address families.
+func (e *env) blackholeUplink(t *testing.T, n int, on bool) {
 	t.Helper()
-	for _, c := range []struct{ role, peer string }{{testbed.MR, "198.18.1.1"}, {testbed.HA, "198.18.1.2"}} {
-		args := []string{"neigh", "replace", c.peer, "lladdr", "02:00:5e:00:00:99", "dev", "wan1", "nud", "permanent"}
+	dev := fmt.Sprintf("wan%d", n)
+	for _, c := range []struct{ role, peer string }{
+		{testbed.MR, fmt.Sprintf("198.18.%d.1", n)}, {testbed.HA, fmt.Sprintf("198.18.%d.2", n)},
+		{testbed.MR, fmt.Sprintf("fd00:%d::1", n)}, {testbed.HA, fmt.Sprintf("fd00:%d::2", n)},
+	} {
+		args := []string{"neigh", "replace", c.peer, "lladdr", "02:00:5e:00:00:99", "dev", dev, "nud", "permanent"}
 		if !on {
-			args = []string{"neigh", "del", c.peer, "dev", "wan1"}
+			args = []string{"neigh", "del", c.peer, "dev", dev}
 		}
 		if out, err := e.topo.Command(c.role, append([]string{"ip"}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v: %s", args, err, out)
