@@ -29,6 +29,16 @@ var (
 	descLoss      = prometheus.NewDesc("monami_path_loss_ratio", "Fraction of the path's last 100 probes lost (router).", pathLabels, nil)
 	descDrops     = prometheus.NewDesc("monami_tunnel_drops_total", "Packets dropped by the data plane, by reason.", []string{"reason"}, nil)
 	descSession   = prometheus.NewDesc("monami_signaling_session", "1 while a signaling session with the peer is established.", []string{"mr"}, nil)
+
+	descUpdates    = prometheus.NewDesc("monami_signaling_binding_updates_total", "Binding updates sent after session set-up (router).", nil, nil)
+	descRetrans    = prometheus.NewDesc("monami_signaling_retransmits_total", "Binding updates sent again for want of an acknowledgement (router).", nil, nil)
+	descRekeys     = prometheus.NewDesc("monami_signaling_rekeys_total", "Data-plane key generations installed after set-up (router).", nil, nil)
+	descMigrations = prometheus.NewDesc("monami_signaling_migrations_total", "Moves of the signaling connection to another uplink (router).", nil, nil)
+	descDemoted    = prometheus.NewDesc("monami_path_demoted", "1 if the path's uplink is at its data cap (router).", pathLabels, nil)
+	descUsage      = prometheus.NewDesc("monami_uplink_bytes", "Bytes an uplink carried in the current window (router).", []string{"uplink", "window"}, nil)
+	descRules      = prometheus.NewDesc("monami_policy_rules", "Filter rules of the current resolution, by target (router).", []string{"target"}, nil)
+	descPolErrors  = prometheus.NewDesc("monami_policy_errors", "Policies the current paths cannot satisfy (router).", nil, nil)
+	descCache      = prometheus.NewDesc("monami_flow_cache_lookups_total", "Flow cache lookups of the data path, by result (router).", []string{"result"}, nil)
 )
 
 type emitFunc = func(desc *prometheus.Desc, vt prometheus.ValueType, v float64, labels ...string)
@@ -79,6 +89,30 @@ func (m *MobileRouter) Collector() prometheus.Collector {
 			up = 1
 		}
 		emit(descSession, prometheus.GaugeValue, up, "")
+		cs := m.client.Stats()
+		emit(descUpdates, prometheus.CounterValue, float64(cs.UpdatesTotal))
+		emit(descRetrans, prometheus.CounterValue, float64(cs.RetransmitsTotal))
+		emit(descRekeys, prometheus.CounterValue, float64(cs.RekeysTotal))
+		emit(descMigrations, prometheus.CounterValue, float64(cs.MigrationsTotal))
+		for _, ps := range st.Paths {
+			d := 0.0
+			if ps.Demoted {
+				d = 1
+			}
+			emit(descDemoted, prometheus.GaugeValue, d, "", strconv.Itoa(int(ps.BID)), ps.Name)
+		}
+		for name, mt := range m.meters {
+			day, month := mt.Usage()
+			emit(descUsage, prometheus.GaugeValue, float64(day), name, "day")
+			emit(descUsage, prometheus.GaugeValue, float64(month), name, "month")
+		}
+		local, peer, errs := m.pol.counts()
+		emit(descRules, prometheus.GaugeValue, float64(local), "local")
+		emit(descRules, prometheus.GaugeValue, float64(peer), "peer")
+		emit(descPolErrors, prometheus.GaugeValue, float64(errs))
+		fc := m.engine.FlowCacheStats()
+		emit(descCache, prometheus.CounterValue, float64(fc.HitsTotal), "hit")
+		emit(descCache, prometheus.CounterValue, float64(fc.MissesTotal), "miss")
 	})
 }
 

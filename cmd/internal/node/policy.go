@@ -246,6 +246,16 @@ func (p *policies) flowBindings(rules []classifier.FilterRule) []msg.FlowIdentif
 	return out
 }
 
+// counts returns the current resolution's local and peer rules and errors.
+func (p *policies) counts() (local, peer, errs int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.res == nil {
+		return 0, 0, 0
+	}
+	return len(p.res.Local()), len(p.res.Peer()), len(p.res.Errors)
+}
+
 // backend implements control.Backend for the mobile router.
 type backend struct{ p *policies }
 
