@@ -69,6 +69,15 @@ func setupWith(t *testing.T, opts testbed.Options, mrConfig func(string) string)
 			t.Errorf("delete namespaces: %v", err)
 		}
 	})
+	return startOn(t, topo, mrConfig)
+}
+
+func osPid() int { return os.Getpid() }
+
+// startOn starts both daemons on a built topology (which the caller
+// closes) and waits for the session and the first two paths.
+func startOn(t *testing.T, topo *testbed.Topology, mrConfig func(string) string) *env {
+	t.Helper()
 	cfgs, err := testbed.NewConfigs("")
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +131,7 @@ func (e *env) waitUp(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		var st node.MobileRouterStatus
-		if e.topo.Status(testbed.MR, testbed.MRDebug, &st) == nil && st.Signaling.Connected && len(st.Tunnel.Paths) == 2 {
+		if e.topo.Status(testbed.MR, testbed.MRDebug, &st) == nil && st.Signaling.Connected && len(st.Tunnel.Paths) >= 2 {
 			up := true
 			for _, p := range st.Tunnel.Paths {
 				up = up && p.Up

@@ -1,0 +1,92 @@
+//go:build netns
+
+// SPDX-License-Identifier: MIT
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"monami/testbed"
+)
+
+// TestSecondAddressAndVLAN adds two more paths: a second IPv4 address on
+// wan1 (two paths on one interface, told apart by their source) and a VLAN
+// sub-interface on wan2. All four paths come up and carry flows.
+func TestSecondAddressAndVLAN(t *testing.T) {
+	topo, err := testbed.Build(fmt.Sprintf("mnt%d-", osPid()), testbed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { topo.Close() })
+	for _, c := range [][]string{
+		{testbed.MR, "ip", "addr", "add", "198.18.1.3/24", "dev", "wan1"},
+		{testbed.MR, "ip", "link", "add", "link", "wan2", "name", "wan2.7", "type", "vlan", "id", "7"},
+		{testbed.MR, "ip", "addr", "add", "198.18.7.2/24", "dev", "wan2.7"},
+		{testbed.MR, "ip", "link", "set", "wan2.7", "up"},
+		{testbed.MR, "ip", "route", "add", "198.18.0.1/32", "via", "198.18.7.1", "dev", "wan2.7", "metric", "300"},
+		{testbed.HA, "ip", "link", "add", "link", "wan2", "name", "wan2.7", "type", "vlan", "id", "7"},
+		{testbed.HA, "ip", "addr", "add", "198.18.7.1/24", "dev", "wan2.7"},
+		{testbed.HA, "ip", "link", "set", "wan2.7", "up"},
+	} {
+		if out, err := topo.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", c, err, out)
+		}
+	}
+	e := startOn(t, topo, func(cfg string) string {
+		return cfg + `
+[[uplink]]
+name = "wan1b"
+interface = "wan1"
+bid = 3
+source = "198.18.1.3"
+
+[[uplink]]
+name = "vlan7"
+interface = "wan2.7"
+bid = 4
+source = "198.18.7.2"
+`
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := e.mrStatus(t)
+		up := 0
+		for _, p := range st.Tunnel.Paths {
+			if p.Up {
+				up++
+			}
+		}
+		if up == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not all four paths up: %+v", st.Tunnel.Paths)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before := e.mrStatus(t).Tunnel.Paths
+	for i := range 16 {
+		e.transfer(t, net.JoinHostPort(testbed.ServerAddr4, fmt.Sprint(5200+i)), uint64(i), 256<<10)
+	}
+	after := e.mrStatus(t).Tunnel.Paths
+	for k := range after {
+		data := (after[k].TxPackets - after[k].KeepalivesTx) - (before[k].TxPackets - before[k].KeepalivesTx)
+		t.Logf("path %d (%s): %d data packets", after[k].BID, after[k].Name, data)
+		if data == 0 {
+			t.Errorf("path %d (%s) carried no flow of 16", after[k].BID, after[k].Name)
+		}
+	}
+	for _, p := range e.haStatus(t).Peers[0].Paths {
+		if p.BID == 3 && !strings.HasPrefix(p.Endpoint, "198.18.1.3:") {
+			t.Errorf("the HA sends path 3 to %s, want the second address", p.Endpoint)
+		}
+		if p.BID == 4 && !strings.HasPrefix(p.Endpoint, "198.18.7.2:") {
+			t.Errorf("the HA sends path 4 to %s, want the VLAN address", p.Endpoint)
+		}
+	}
+}
