@@ -168,16 +168,8 @@ func (p *policies) resolve() {
 	p.res = res
 	p.mu.Unlock()
 
-	local := res.Local()
-	tbl, err := classifier.Compile(local)
-	if err != nil {
-		m.log.Error("compile policy table", "err", err)
-		return
-	}
-	m.engine.SetTable(tbl)
-	m.client.SetFlowBindings(p.flowBindings(res.Peer()))
-
-	sig, _ := json.Marshal(local)
+	local, peer := res.Local(), res.Peer()
+	sig, _ := json.Marshal(struct{ L, P []classifier.FilterRule }{local, peer})
 	var errs []string
 	for _, e := range res.Errors {
 		errs = append(errs, e.Error())
@@ -189,9 +181,23 @@ func (p *policies) resolve() {
 	logErrs := joined != p.errs
 	p.errs = joined
 	p.mu.Unlock()
+	// The table and the flow bindings change only when the rules do: a new
+	// table empties the flow cache.
 	if changed {
-		m.log.Info("filter rules", "local", len(local), "peer", len(res.Peer()))
-		p.hub.Publish(control.Event{Kind: control.KindRulesChanged, Detail: fmt.Sprintf("%d local, %d peer rules", len(local), len(res.Peer()))})
+		tbl, err := classifier.Compile(local)
+		if err != nil {
+			m.log.Error("compile policy table", "err", err)
+			p.mu.Lock()
+			p.sig = "" // try again next time
+			p.mu.Unlock()
+			return
+		}
+		m.engine.SetTable(tbl)
+		m.client.SetFlowBindings(p.flowBindings(peer))
+	}
+	if changed {
+		m.log.Info("filter rules", "local", len(local), "peer", len(peer))
+		p.hub.Publish(control.Event{Kind: control.KindRulesChanged, Detail: fmt.Sprintf("%d local, %d peer rules", len(local), len(peer))})
 	}
 	if logErrs && joined != "" {
 		m.log.Warn("policies not satisfied", "errors", joined)
