@@ -380,6 +380,7 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("listen: %w", err)
 	}
+	pc = tolerant(pc)
 	defer pc.Close()
 	tr := &quic.Transport{Conn: pc}
 	defer tr.Close()

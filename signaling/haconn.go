@@ -321,7 +321,7 @@ func (sc *serverConn) applyFlows(fs []msg.FlowIdentification) []msg.FlowIdentifi
 				flows = append(flows, f)
 			}
 			slices.SortFunc(flows, func(a, b msg.FlowIdentification) int { return int(a.FID) - int(b.FID) })
-			cb(sc.peer.Name, flows)
+			sc.ifCurrent(func() { cb(sc.peer.Name, flows) })
 		}
 	}
 	return out
@@ -338,7 +338,18 @@ func (sc *serverConn) bindingsChanged() {
 		bs = append(bs, b)
 	}
 	slices.SortFunc(bs, func(a, b Binding) int { return int(a.BID) - int(b.BID) })
-	cb(sc.peer.Name, bs)
+	sc.ifCurrent(func() { cb(sc.peer.Name, bs) })
+}
+
+// ifCurrent runs fn, with the server's lock held, if this session has not
+// ended (a newer session of the same MR replaces it): the data plane hears
+// of one session's bindings at a time.
+func (sc *serverConn) ifCurrent(fn func()) {
+	sc.s.mu.Lock()
+	defer sc.s.mu.Unlock()
+	if !sc.ss.ended {
+		fn()
+	}
 }
 
 // policyCall is one Server.Policy waiting for its answer.

@@ -510,14 +510,17 @@ func (cc *clientConn) migrateNow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	tr := &quic.Transport{Conn: pc}
+	tr := &quic.Transport{Conn: tolerant(pc)}
 	cc.transports = append(cc.transports, tr)
 	p, err := cc.conn.AddPath(tr)
 	if err != nil {
 		return fmt.Errorf("add path: %w", err)
 	}
+	// The probe ends early if the connection dies meanwhile.
 	pctx, cancel := context.WithTimeout(ctx, migrateTimeout)
 	defer cancel()
+	stop := context.AfterFunc(cc.conn.Context(), cancel)
+	defer stop()
 	if err := p.Probe(pctx); err != nil {
 		p.Close()
 		return fmt.Errorf("probe: %w", err)

@@ -58,11 +58,13 @@ type ServerOptions struct {
 	ReportInterval time.Duration
 	// OnBindings is called with an MR's registered paths each time they
 	// change (registration, removal, expiry), and once with none when its
-	// session ends. It must not block.
+	// session ends (unless a newer session of the MR replaced it: the
+	// bindings are then the newer one's). It is called with the server's
+	// lock held: it must not block or call back into the Server.
 	OnBindings func(peer string, bs []Binding)
 	// OnFlows is called with an MR's accepted flow bindings, sorted by FID,
-	// each time they change, and once with none when its session ends. It
-	// must not block.
+	// each time they change, and once with none when its session ends
+	// (as OnBindings, and under the same lock).
 	OnFlows func(peer string, flows []msg.FlowIdentification)
 	// OnRekey is called when an MR moves its session to a new key
 	// generation, before the acknowledgement leaves (so the data plane
@@ -343,13 +345,19 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 		str.SetDeadline(time.Time{})
 		err = sc.run(ctx)
 	}
-	s.end(ss)
-	if s.opts.OnBindings != nil {
-		s.opts.OnBindings(peer.Name, nil)
+	// A session a newer one replaced leaves the bindings alone: they are
+	// the newer one's now.
+	s.mu.Lock()
+	if !ss.ended {
+		s.endLocked(ss)
+		if s.opts.OnBindings != nil {
+			s.opts.OnBindings(peer.Name, nil)
+		}
+		if s.opts.OnFlows != nil && len(sc.flows) > 0 {
+			s.opts.OnFlows(peer.Name, nil)
+		}
 	}
-	if s.opts.OnFlows != nil && len(sc.flows) > 0 {
-		s.opts.OnFlows(peer.Name, nil)
-	}
+	s.mu.Unlock()
 	log.Info("session down", "local_index", ss.sess.LocalIndex, "err", err)
 }
 

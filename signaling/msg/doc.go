@@ -63,7 +63,7 @@
 //   - Binding Identifier (35, RFC 5648 §6.1): BID (u16), status (u8), flags
 //     (u8: H 0x80, O 0x40), then an optional care-of address of 4 or 16
 //     bytes. Data length 4, 8 or 20.
-//   - Flow Summary (44, RFC 6089 §4.1): FIDs (u16 each), a nonzero even
+//   - Flow Summary (44, RFC 6089 §4.2.2): FIDs (u16 each), a nonzero even
 //     data length. Binding update only; several are concatenated.
 //   - Flow Identification (45, RFC 6089 §4.2): FID (u16), FID-PRI (u16),
 //     reserved (u8), status (u8, [FlowStatus]), sub-options. One flow
@@ -76,16 +76,24 @@
 //     an IPv4-mapped prefix in option 6, so that an IPv4 prefix stays an
 //     IPv4 [netip.Prefix] on both ends and option 6 keeps its RFC meaning.
 //
-// Flow Identification sub-options are type (u8) ‖ length (u8) ‖ data, except
-// Pad1 (0); Pad1, PadN (1) and unknown ones are skipped:
+// Flow Identification sub-options (RFC 6089 §4.2.1) are type (u8) ‖ length
+// (u8) ‖ data, except Pad1 (0, §4.2.1.1); Pad1, PadN (1, §4.2.1.2) and
+// unknown ones (such as RFC 7109's Target Care-of Address, 5) are skipped:
 //
-//   - Binding Reference (2, RFC 6089 §4.2.1): BIDs (u16 each).
-//   - Traffic Selector (3, RFC 6089 §4.2.1): TS format (u8), reserved
+//   - Binding Reference (2, RFC 6089 §4.2.1.3): BIDs (u16 each).
+//   - Traffic Selector (3, RFC 6089 §4.2.1.4): TS format (u8), reserved
 //     (u8), selector: the binary traffic selectors of RFC 6088 §3.1 (IPv4,
-//     format 1) and §3.2 (IPv6, format 2), a 32-bit flags word and the
-//     fields it names. Other formats are kept opaque. See [TrafficSelector].
-//   - Flow Binding Action (4, RFC 7109 §6.2.1): reserved (u8), action (u8).
-//     See [FlowAction] for the values and their provenance.
+//     format 1) and §3.2 (IPv6, format 2), a 32-bit word of flags (A–N or
+//     A–P) and reserved bits, then the fields the flags name, in flag
+//     order, absent ones taking no room. Other formats are kept opaque. See
+//     [TrafficSelector].
+//   - Flow Binding Action (4, RFC 7109 §6.2.1): reserved (u8), action (u8:
+//     add 11, delete 12, modify 13, refresh 14, move 15, revoke 16). See
+//     [FlowAction].
+//
+// These layouts and numbers were checked against the texts of RFC 6088,
+// RFC 6089 and RFC 7109; byte strings derived by hand from their figures
+// pin them in the tests.
 //
 // # Limits and errors
 //

@@ -11,18 +11,23 @@ import (
 )
 
 // FlowAction is the action of a flow binding, carried in a Flow Binding
-// Action sub-option (RFC 7109 §6.2.1). The values are those of the IANA
-// "Flow Binding Action Values" registry as this package's authors read it
-// (Add 11, Delete 12, Modify 13, Refresh 14, Move 15, Revoke 16); they were
-// not checked against the text of RFC 7109, and RFC 6089 itself has no
-// action field: its Flow Identification option has a reserved byte there,
-// and a plain RFC 6089 peer infers the action (a new FID adds, a known FID
-// modifies, a FID listed in the Flow Summary option refreshes, a FID left
-// out of a refreshing binding update is removed). FlowActionNone sends no
-// sub-option and so keeps that implicit meaning.
+// Action sub-option (RFC 7109 §6.2.1). The values are those RFC 7109
+// §6.2.1 and §9 (Action-6, the IANA "Flow Binding Action Values" registry)
+// assign: Add 11, Delete 12, Modify 13, Refresh 14, Move 15, Revoke 16;
+// 0–10 and 17–255 are unassigned. RFC 7109 defines the sub-option for the
+// home agent's Flow Binding Indication message; monami also carries it in
+// binding updates and acknowledgements. RFC 6089 itself has no action
+// field: a plain RFC 6089 peer infers the action (a new FID adds, a known
+// FID modifies, a FID listed in a Flow Summary option refreshes, a FID left
+// out of a binding update is removed; RFC 6089 §5.2.2–§5.2.4, §5.3.2).
+// FlowActionNone sends no sub-option and so keeps that implicit meaning.
 type FlowAction uint8
 
-// Flow binding actions.
+// Flow binding actions. RFC 7109 §6.2.2 sends a Move with a Target
+// Care-of Address sub-option (type 5) naming the new interface; this
+// package does not implement that sub-option (it is skipped as unknown),
+// and monami names the paths a moved flow goes to in the Binding Reference
+// sub-option instead.
 const (
 	FlowActionNone    FlowAction = 0  // no Flow Binding Action sub-option
 	FlowActionAdd     FlowAction = 11 // add a flow binding
@@ -58,13 +63,14 @@ func (a FlowAction) String() string {
 // 6089 §4.2.1, IANA "Flow Identification Sub-Options" registry).
 type SubOptionType uint8
 
-// Flow Identification sub-option types.
+// Flow Identification sub-option types. Type 5 (Target Care-of Address,
+// RFC 7109 §6.2.2) is not implemented and skipped like any unknown type.
 const (
-	SubOptPad1             SubOptionType = 0 // RFC 6089 §4.2.1: one byte, no length
-	SubOptPadN             SubOptionType = 1 // RFC 6089 §4.2.1
-	SubOptBindingReference SubOptionType = 2 // RFC 6089 §4.2.1: list of BIDs
-	SubOptTrafficSelector  SubOptionType = 3 // RFC 6089 §4.2.1, RFC 6088
-	SubOptFlowAction       SubOptionType = 4 // RFC 7109 §6.2.1: flow binding action
+	SubOptPad1             SubOptionType = 0 // RFC 6089 §4.2.1.1: one byte, no length
+	SubOptPadN             SubOptionType = 1 // RFC 6089 §4.2.1.2
+	SubOptBindingReference SubOptionType = 2 // RFC 6089 §4.2.1.3: list of BIDs
+	SubOptTrafficSelector  SubOptionType = 3 // RFC 6089 §4.2.1.4, RFC 6088
+	SubOptFlowAction       SubOptionType = 4 // RFC 7109 §6.2.1, §9 Action-5: flow binding action
 )
 
 const (
@@ -72,28 +78,35 @@ const (
 	// data: FID, FID-PRI, reserved, status.
 	flowIDFixedLen = 6
 	// flowActionLen is the data length of a Flow Binding Action
-	// sub-option: reserved, action.
+	// sub-option: reserved (u8), action (u8). RFC 7109 Figure 5 draws the
+	// two as 7 and 9 bits wide, but its text makes Action an 8-bit field
+	// in a 32-bit row, which leaves 8 bits for Reserved.
 	flowActionLen = 2
 	// maxOptionData is the largest data of a mobility option (u8 length).
 	maxOptionData = 255
-	// fidsPerSummary is the most FIDs one Flow Summary option holds.
+	// fidsPerSummary is the most FIDs one Flow Summary option holds (127,
+	// RFC 6089 §5.2.3).
 	fidsPerSummary = maxOptionData / 2
 )
 
-// FlowIdentification is a Flow Identification mobility option (RFC 6089
-// §4.2): one flow binding, that is a traffic selector bound to one or more
-// of the mobile router's paths (BIDs), with a priority. In a binding update
-// Status is 0; in an acknowledgement it is the per-flow result and the
-// sub-options are usually left out.
+// FlowIdentification is a Flow Identification mobility option (type 45,
+// RFC 6089 §4.2): one flow binding, that is a traffic selector bound to one
+// or more of the mobile router's paths (BIDs), with a priority. In a
+// binding update Status is 0; in an acknowledgement it is the per-flow
+// result and the sub-options are usually left out.
 //
-// On the wire the option data is FID (u16) ‖ FID-PRI (u16) ‖ reserved (u8)
-// ‖ status (u8) ‖ sub-options, each sub-option type (u8) ‖ length (u8) ‖
-// data, except Pad1 (one zero byte). Sub-options: Binding Reference (2,
-// BIDs as u16 each), Traffic Selector (3, a [TrafficSelector]) and Flow
-// Binding Action (4, reserved (u8) ‖ action (u8)). Padding and unknown
-// sub-options are skipped; a Traffic Selector or Flow Binding Action
-// sub-option may appear once, Binding Reference sub-options are
-// concatenated. The whole option data is at most 255 bytes.
+// On the wire (RFC 6089 §4.2 Figure 2) the option data is FID (u16) ‖
+// FID-PRI (u16) ‖ reserved (u8) ‖ status (u8) ‖ sub-options, each
+// sub-option type (u8) ‖ length (u8) ‖ data, except Pad1 (one zero byte;
+// §4.2.1). Sub-options: Binding Reference (2, BIDs as u16 each; §4.2.1.3),
+// Traffic Selector (3, a [TrafficSelector]; §4.2.1.4) and Flow Binding
+// Action (4, reserved (u8) ‖ action (u8); RFC 7109 §6.2.1). Padding and
+// unknown sub-options are skipped; a Traffic Selector or Flow Binding
+// Action sub-option may appear once. RFC 6089 allows one Binding Reference
+// sub-option too, and this package sends one, but it accepts several and
+// concatenates their BIDs. The whole option data is at most 255 bytes.
+// The RFC's 2n alignment of the option and of its sub-options is not kept:
+// no padding is sent.
 type FlowIdentification struct {
 	// FID names the flow binding within the mobile router's registration.
 	FID uint16
@@ -217,8 +230,8 @@ func parseFlowOption(data []byte) (FlowIdentification, error) {
 	return f, nil
 }
 
-// parseFlowSummary appends the FIDs of a Flow Summary option (RFC 6089
-// §4.1: FIDs as u16 each) to fids.
+// parseFlowSummary appends the FIDs of a Flow Summary option (type 44, RFC
+// 6089 §4.2.2: FIDs as u16 each) to fids.
 func parseFlowSummary(fids []uint16, data []byte) ([]uint16, error) {
 	if len(data) == 0 || len(data)%2 != 0 {
 		return fids, fmt.Errorf("%w: flow summary option length %d, want a nonzero even number", ErrMalformed, len(data))

@@ -68,6 +68,69 @@ func TestFlowOptionGolden(t *testing.T) {
 	}
 }
 
+// TestFlowBindingActionRFCFigures encodes one Flow Identification option
+// per action value into a byte string written down by hand from the
+// figures: the option of RFC 6089 §4.2 Figure 2 (type 45), the Flow Binding
+// Action sub-option of RFC 7109 §6.2.1 Figure 5 (type 4, data reserved and
+// action; the values are those of RFC 7109 §6.2.1 and §9 Action-6), the
+// Binding Reference sub-option of RFC 6089 §4.2.1.3 Figure 4 (type 2) and
+// the Traffic Selector sub-option of RFC 6089 §4.2.1.4 Figure 5 (type 3)
+// holding an RFC 6088 §3.1 IPv4 selector (flag M: protocol 17).
+func TestFlowBindingActionRFCFigures(t *testing.T) {
+	ts := TrafficSelector{Format: TSFormatIPv4, Proto: NewRange[uint8](17, 17)}
+	tests := []struct {
+		action FlowAction
+		value  string // the Action byte
+	}{
+		{FlowActionAdd, "0b"},     // 11 Add a flow binding
+		{FlowActionDelete, "0c"},  // 12 Delete a flow binding
+		{FlowActionModify, "0d"},  // 13 Modify a flow binding
+		{FlowActionRefresh, "0e"}, // 14 Refresh a flow binding
+		{FlowActionMove, "0f"},    // 15 Move a flow binding
+		{FlowActionRevoke, "10"},  // 16 Revoke a flow binding
+	}
+	for _, tc := range tests {
+		t.Run(tc.action.String(), func(t *testing.T) {
+			f := FlowIdentification{FID: 0x0102, Priority: 0x0304, Action: tc.action, BIDs: []paths.BID{0x0a0b}, Selector: &ts}
+			rows := []string{
+				"2d 17",          // Option Type 45, Option Len 23: 6 + 4 + 4 + 9
+				"01 02 03 04",    // FID, FID-PRI
+				"00 00",          // Reserved, Status
+				"04 02",          // Sub-opt Type 4 (Flow Binding Action), Sub-opt Length 2
+				"00 " + tc.value, // Reserved, Action
+				"02 02 0a 0b",    // Sub-Opt Type 2 (Binding Reference), Sub-Opt Len 2, BID
+				"03 07",          // Sub-Opt Type 3 (Traffic Selector), Sub-Opt Len 7
+				"01 00",          // TS Format 1, Reserved
+				"00 08 00 00",    // flags: M
+				"11",             // (M) Start Protocol 17
+			}
+			want := strings.ReplaceAll(strings.Join(rows, ""), " ", "")
+			if err := f.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			enc := appendFlowOption(nil, &f)
+			if got := hex.EncodeToString(enc); got != want {
+				t.Fatalf("encoding:\n got %s\nwant %s", got, want)
+			}
+			got, err := parseFlowOption(enc[2:])
+			if err != nil {
+				t.Fatalf("parseFlowOption: %v", err)
+			}
+			if !reflect.DeepEqual(got, f) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, f)
+			}
+			// The sub-option's Reserved byte is ignored on receipt.
+			enc[2+6+2] = 0xff
+			if got, err := parseFlowOption(enc[2:]); err != nil || got.Action != tc.action {
+				t.Fatalf("with reserved 0xff: action %v, error %v; want %v", got.Action, err, tc.action)
+			}
+		})
+	}
+	if got := uint8(SubOptFlowAction); got != 4 {
+		t.Fatalf("flow binding action sub-option type %d, want 4 (RFC 7109 §9 Action-5)", got)
+	}
+}
+
 func TestFlowRoundTrip(t *testing.T) {
 	fids := make([]uint16, 300)
 	for i := range fids {

@@ -21,7 +21,7 @@ const (
 	OptPadN                    OptionType = 1   // RFC 6275 §6.2.3
 	OptMobileNetworkPrefix     OptionType = 6   // RFC 3963 §4.3
 	OptBindingID               OptionType = 35  // RFC 5648 §6.1
-	OptFlowSummary             OptionType = 44  // RFC 6089 §4.1: FIDs being refreshed
+	OptFlowSummary             OptionType = 44  // RFC 6089 §4.2.2: FIDs being refreshed
 	OptFlowID                  OptionType = 45  // RFC 6089 §4.2: one flow binding
 	OptSession                 OptionType = 200 // monami: data-plane session set-up
 	OptIPv4MobileNetworkPrefix OptionType = 201 // monami: IPv4 mobile network prefix

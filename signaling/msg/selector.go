@@ -10,14 +10,16 @@ import (
 )
 
 // TSFormat is the format of a traffic selector, the first byte of the
-// Traffic Selector sub-option (RFC 6089 §4.2.1, IANA "Traffic Selector
-// Format" registry).
+// Traffic Selector sub-option's data (RFC 6089 §4.2.1.4, IANA "Traffic
+// Selector Format" registry). Format 0 is reserved (RFC 6089 §4.2.1.4).
 type TSFormat uint8
 
 const (
-	// TSFormatIPv4 is the IPv4 binary traffic selector (RFC 6088 §3.1).
+	// TSFormatIPv4 is the IPv4 binary traffic selector (RFC 6088 §3, §3.1,
+	// §5).
 	TSFormatIPv4 TSFormat = 1
-	// TSFormatIPv6 is the IPv6 binary traffic selector (RFC 6088 §3.2).
+	// TSFormatIPv6 is the IPv6 binary traffic selector (RFC 6088 §3, §3.2,
+	// §5).
 	TSFormatIPv6 TSFormat = 2
 )
 
@@ -32,9 +34,11 @@ func (f TSFormat) String() string {
 	return "ts_format(" + strconv.Itoa(int(f)) + ")"
 }
 
-// Flag bits of the 32-bit flags word that starts an RFC 6088 binary traffic
-// selector, A in the most significant bit. Each flag says that its field is
-// present; the fields follow in flag order. The two formats share A–F and
+// Flag bits of the 32-bit word that starts an RFC 6088 binary traffic
+// selector (Figures 1 and 2: 14 flags A–N and 18 reserved bits for IPv4, 16
+// flags A–P and 16 reserved bits for IPv6), A in the most significant bit.
+// Each flag says that its field is present; absent fields take no room, and
+// the present ones follow in flag order. The two formats share A–F and
 // differ from G on. Bits past the last flag are reserved: zero when sent,
 // ignored when received.
 const (
@@ -57,9 +61,15 @@ const (
 )
 
 const (
-	tsHeaderLen   = 2               // TS format, reserved
-	tsFlagsLen    = 4               // flags word
-	flowLabelMask = uint32(0xfffff) // an IPv6 flow label has 20 bits
+	tsHeaderLen = 2 // TS format, reserved
+	tsFlagsLen  = 4 // flags word
+	// flowLabelMask keeps the 24 bits of a flow label field: RFC 6088
+	// §3.2 calls the label 24 bits long, has the sender prefix it with 8
+	// zero bits, and the receiver ignore those 8 bits.
+	flowLabelMask = uint32(0xffffff)
+	// dsMask keeps the DS field of a DS or traffic class octet: RFC 6088
+	// §3.1 and §3.2 have the 2 low (ECN) bits ignored in any comparison.
+	dsMask = 0xfc
 )
 
 // Range is an inclusive range Start–End of a numeric selector field. The
@@ -131,27 +141,38 @@ func setHostBits(a []byte, bits int) {
 // exists only in TSFormatIPv6.
 //
 // On the wire (the data of a Traffic Selector sub-option, RFC 6089
-// §4.2.1) a selector is
+// §4.2.1.4 Figure 5) a selector is
 //
 //	TS format (u8) ‖ reserved (u8) ‖ flags (u32) ‖ present fields
 //
-// IPv4 (format 1), flags A–N in wire order: source address start, end (4
-// bytes each), destination address start, end (4 each), IPsec SPI start,
-// end (4 each), source port start, end (2 each), destination port start,
-// end (2 each), DS start, end (1 each), protocol start, end (1 each).
+// IPv4 (format 1, RFC 6088 §3.1 Figure 1), flags A–N in wire order: source
+// address start, end (4 bytes each), destination address start, end (4
+// each), IPsec SPI start, end (4 each), source port start, end (2 each),
+// destination port start, end (2 each), DS start, end (1 each), protocol
+// start, end (1 each).
 //
-// IPv6 (format 2), flags A–P: source address start, end (16 each),
-// destination address start, end (16 each), IPsec SPI start, end (4 each),
-// flow label start, end (4 each, the label in the low 20 bits), source port
-// start, end (2 each), destination port start, end (2 each), traffic class
-// start, end (1 each), next header start, end (1 each).
+// IPv6 (format 2, RFC 6088 §3.2 Figure 2), flags A–P: source address
+// start, end (16 each), destination address start, end (16 each), IPsec SPI
+// start, end (4 each), flow label start, end (4 each: 8 zero bits, then the
+// label in 24 bits), source port start, end (2 each), destination port
+// start, end (2 each), traffic class start, end (1 each), next header
+// start, end (1 each).
+//
+// Only the fields whose flag is set are sent, with no gap for absent ones.
+// RFC 6088 gives the selector alignment requirements (4n or 8n for the
+// wider fields); like the rest of monami's option area, this encoding adds
+// no padding for them.
 //
 // An end field without its start field, a range whose end is below its
 // start, and trailing bytes are malformed. The reserved byte and reserved
-// flag bits are ignored, and so are the high 12 bits of a flow label field.
+// flag bits are ignored, and so are the high 8 bits of a flow label field
+// (the parser clears them; they are sent as zero). The 2 low (ECN) bits of
+// a DS or traffic class field are kept as sent, but ignored when checking
+// that the range does not end before it starts.
 //
-// The golden tests pin this reading of RFC 6088's figures (a 32-bit flags
-// word, flow labels after the SPIs in format 2); interoperability with
+// The layout was checked against the text of RFC 6088 §3.1 and §3.2 and
+// RFC 6089 §4.2.1.4, and is pinned by byte strings derived by hand from
+// the RFCs' figures (TestTrafficSelectorRFCFigures); interoperability with
 // another implementation has not been tested.
 //
 // A selector of any other format is not parsed: its bytes after the
@@ -167,12 +188,17 @@ type TrafficSelector struct {
 	SrcPort Range[uint16]
 	DstPort Range[uint16]
 	// DS is the IPv4 DS octet (RFC 2474) or the IPv6 traffic class octet,
-	// as carried in the packet header; monami selects on the DSCP in its
-	// six high bits and sends the ECN bits as zero.
+	// as carried in the packet header. Only the DSCP in its six high bits
+	// selects: the two low (ECN) bits are ignored in any comparison (RFC
+	// 6088 §3.1, §3.2), also in Start <= End, so a range such as
+	// 0x2b–0x28 (DSCP 10 alone) is valid. They are carried unchanged.
 	DS Range[uint8]
 	// Proto is the IPv4 protocol or the IPv6 next header.
 	Proto Range[uint8]
-	// FlowLabel is the IPv6 flow label (20 bits); TSFormatIPv6 only.
+	// FlowLabel is the IPv6 flow label; TSFormatIPv6 only. A packet's
+	// label has 20 bits (RFC 6437); the selector field has room for 24
+	// (RFC 6088 §3.2), so values up to 0xffffff are valid and those above
+	// 0xfffff match no packet.
 	FlowLabel Range[uint32]
 	// Opaque holds the selector of an unsupported Format; it must be nil
 	// for TSFormatIPv4 and TSFormatIPv6.
@@ -216,8 +242,8 @@ func (ts *TrafficSelector) Validate() error {
 		return fmt.Errorf("%w: traffic selector source port range %d-%d", ErrMalformed, ts.SrcPort.Start, ts.SrcPort.End)
 	case !ts.DstPort.valid():
 		return fmt.Errorf("%w: traffic selector destination port range %d-%d", ErrMalformed, ts.DstPort.Start, ts.DstPort.End)
-	case !ts.DS.valid():
-		return fmt.Errorf("%w: traffic selector ds range %d-%d", ErrMalformed, ts.DS.Start, ts.DS.End)
+	case !ts.DS.Set && ts.DS != (Range[uint8]{}), ts.DS.Start&dsMask > ts.DS.End&dsMask:
+		return fmt.Errorf("%w: traffic selector ds range %#x-%#x", ErrMalformed, ts.DS.Start, ts.DS.End)
 	case !ts.Proto.valid():
 		return fmt.Errorf("%w: traffic selector protocol range %d-%d", ErrMalformed, ts.Proto.Start, ts.Proto.End)
 	case !ts.FlowLabel.valid() || ts.FlowLabel.End > flowLabelMask:
@@ -431,8 +457,11 @@ func (r *tsReader) addr(start, end uint32, n int, what string) AddrRange {
 	return ar
 }
 
-// num reads a numeric range of width n (1, 2 or 4 bytes), masked by mask.
-func (r *tsReader) num(start, end uint32, n int, mask uint32, what string) Range[uint32] {
+// num reads a numeric range of width n (1, 2 or 4 bytes). mask keeps the
+// bits of the field; the others are ignored (read as zero). order keeps the
+// bits that count when checking that the range does not end before it
+// starts.
+func (r *tsReader) num(start, end uint32, n int, mask, order uint32, what string) Range[uint32] {
 	s, e := r.take(start, n, what), r.take(end, n, what)
 	if r.err != nil {
 		return Range[uint32]{}
@@ -447,9 +476,9 @@ func (r *tsReader) num(start, end uint32, n int, mask uint32, what string) Range
 	v := func(p []byte) uint32 {
 		switch n {
 		case 1:
-			return uint32(p[0])
+			return uint32(p[0]) & mask
 		case 2:
-			return uint32(binary.BigEndian.Uint16(p))
+			return uint32(binary.BigEndian.Uint16(p)) & mask
 		}
 		return binary.BigEndian.Uint32(p) & mask
 	}
@@ -457,7 +486,7 @@ func (r *tsReader) num(start, end uint32, n int, mask uint32, what string) Range
 	if e != nil {
 		rg.End = v(e)
 	}
-	if rg.End < rg.Start {
+	if rg.End&order < rg.Start&order {
 		r.err = fmt.Errorf("%w: traffic selector %s range %d-%d ends before it starts", ErrMalformed, what, rg.Start, rg.End)
 		return Range[uint32]{}
 	}
@@ -497,20 +526,20 @@ func ParseTrafficSelector(b []byte) (TrafficSelector, error) {
 	if ts.Format == TSFormatIPv4 {
 		ts.Src = r.addr(tsA, tsB, 4, "source address")
 		ts.Dst = r.addr(tsC, tsD, 4, "destination address")
-		ts.SPI = r.num(tsE, tsF, 4, ^uint32(0), "spi")
-		ts.SrcPort = narrow16(r.num(tsG, tsH, 2, 0, "source port"))
-		ts.DstPort = narrow16(r.num(tsI, tsJ, 2, 0, "destination port"))
-		ts.DS = narrow8(r.num(tsK, tsL, 1, 0, "ds"))
-		ts.Proto = narrow8(r.num(tsM, tsN, 1, 0, "protocol"))
+		ts.SPI = r.num(tsE, tsF, 4, 0xffffffff, 0xffffffff, "spi")
+		ts.SrcPort = narrow16(r.num(tsG, tsH, 2, 0xffff, 0xffff, "source port"))
+		ts.DstPort = narrow16(r.num(tsI, tsJ, 2, 0xffff, 0xffff, "destination port"))
+		ts.DS = narrow8(r.num(tsK, tsL, 1, 0xff, dsMask, "ds"))
+		ts.Proto = narrow8(r.num(tsM, tsN, 1, 0xff, 0xff, "protocol"))
 	} else {
 		ts.Src = r.addr(tsA, tsB, 16, "source address")
 		ts.Dst = r.addr(tsC, tsD, 16, "destination address")
-		ts.SPI = r.num(tsE, tsF, 4, ^uint32(0), "spi")
-		ts.FlowLabel = r.num(tsG, tsH, 4, flowLabelMask, "flow label")
-		ts.SrcPort = narrow16(r.num(tsI, tsJ, 2, 0, "source port"))
-		ts.DstPort = narrow16(r.num(tsK, tsL, 2, 0, "destination port"))
-		ts.DS = narrow8(r.num(tsM, tsN, 1, 0, "traffic class"))
-		ts.Proto = narrow8(r.num(tsO, tsP, 1, 0, "next header"))
+		ts.SPI = r.num(tsE, tsF, 4, 0xffffffff, 0xffffffff, "spi")
+		ts.FlowLabel = r.num(tsG, tsH, 4, flowLabelMask, flowLabelMask, "flow label")
+		ts.SrcPort = narrow16(r.num(tsI, tsJ, 2, 0xffff, 0xffff, "source port"))
+		ts.DstPort = narrow16(r.num(tsK, tsL, 2, 0xffff, 0xffff, "destination port"))
+		ts.DS = narrow8(r.num(tsM, tsN, 1, 0xff, dsMask, "traffic class"))
+		ts.Proto = narrow8(r.num(tsO, tsP, 1, 0xff, 0xff, "next header"))
 	}
 	if r.err != nil {
 		return TrafficSelector{}, r.err

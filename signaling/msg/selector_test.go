@@ -123,6 +123,128 @@ func TestTrafficSelectorGolden(t *testing.T) {
 	}
 }
 
+// TestTrafficSelectorRFCFigures encodes selectors into byte strings
+// written down by hand, row by row, from the field diagrams of RFC 6088:
+// Figure 1 (§3.1, IPv4 binary traffic selector) and Figure 2 (§3.2, IPv6
+// binary traffic selector). The Sub-opt Type and Sub-Opt Len that open both
+// figures belong to the Traffic Selector sub-option (RFC 6089 §4.2.1.4);
+// Append writes what follows them, from TS Format on. Each row below is one
+// 32-bit row of the figure, or the part of it whose flags are set: a field
+// whose flag is clear takes no room.
+func TestTrafficSelectorRFCFigures(t *testing.T) {
+	addr := netip.MustParseAddr
+	tests := []struct {
+		name string
+		ts   TrafficSelector
+		rows []string
+	}{
+		{
+			name: "ipv4 every field (RFC 6088 §3.1 Figure 1)",
+			ts: TrafficSelector{
+				Format:  TSFormatIPv4,
+				Src:     NewAddrRange(addr("198.18.0.1"), addr("198.18.0.254")),
+				Dst:     NewAddrRange(addr("198.19.0.1"), addr("198.19.0.254")),
+				SPI:     NewRange[uint32](0x1000, 0xffff),
+				SrcPort: NewRange[uint16](1024, 2047),
+				DstPort: NewRange[uint16](80, 443),
+				DS:      NewRange[uint8](10<<2, 46<<2), // DSCP AF11 to EF
+				Proto:   NewRange[uint8](6, 17),
+			},
+			rows: []string{
+				"01 00",       // TS Format 1 (§3: IPv4 binary traffic selector), Reserved
+				"ff fc 00 00", // flags A–N: the 14 high bits; 18 reserved bits
+				"c6 12 00 01", // (A) Start Source Address 198.18.0.1
+				"c6 12 00 fe", // (B) End Source Address 198.18.0.254
+				"c6 13 00 01", // (C) Start Destination Address 198.19.0.1
+				"c6 13 00 fe", // (D) End Destination Address 198.19.0.254
+				"00 00 10 00", // (E) Start IPsec SPI 0x1000
+				"00 00 ff ff", // (F) End IPsec SPI 0xffff
+				"04 00 07 ff", // (G) Start Source port 1024, (H) End Source port 2047
+				"00 50 01 bb", // (I) Start Destination port 80, (J) End Destination port 443
+				"28 b8 06 11", // (K) Start DS, (L) End DS, (M) Start Prot. 6, (N) End Prot. 17
+			},
+		},
+		{
+			name: "ipv4 start fields only",
+			ts: TrafficSelector{
+				Format:  TSFormatIPv4,
+				Dst:     NewAddrRange(addr("198.19.0.1"), addr("198.19.0.1")),
+				DstPort: NewRange[uint16](53, 53),
+				Proto:   NewRange[uint8](17, 17),
+			},
+			rows: []string{
+				"01 00",
+				"20 88 00 00", // flags C (bit 2), I (bit 8), M (bit 12)
+				"c6 13 00 01", // (C) Start Destination Address
+				"00 35",       // (I) Start Destination port 53; (J) absent
+				"11",          // (M) Start Prot. 17; (K), (L), (N) absent
+			},
+		},
+		{
+			name: "ipv6 every field (RFC 6088 §3.2 Figure 2)",
+			ts: TrafficSelector{
+				Format:    TSFormatIPv6,
+				Src:       NewAddrRange(addr("fd00::1"), addr("fd00::fe")),
+				Dst:       NewAddrRange(addr("fd01::1"), addr("fd01::fe")),
+				SPI:       NewRange[uint32](0x1000, 0xffff),
+				FlowLabel: NewRange[uint32](0x12345, 0xfffff),
+				SrcPort:   NewRange[uint16](1024, 2047),
+				DstPort:   NewRange[uint16](80, 443),
+				DS:        NewRange[uint8](10<<2, 46<<2),
+				Proto:     NewRange[uint8](6, 17),
+			},
+			rows: []string{
+				"02 00",       // TS Format 2 (§3: IPv6 binary traffic selector), Reserved
+				"ff ff 00 00", // flags A–P: the 16 high bits; 16 reserved bits
+				"fd 00 00 00  00 00 00 00  00 00 00 00  00 00 00 01", // (A) Start Source Address fd00::1
+				"fd 00 00 00  00 00 00 00  00 00 00 00  00 00 00 fe", // (B) End Source Address fd00::fe
+				"fd 01 00 00  00 00 00 00  00 00 00 00  00 00 00 01", // (C) Start Destination Address fd01::1
+				"fd 01 00 00  00 00 00 00  00 00 00 00  00 00 00 fe", // (D) End Destination Address fd01::fe
+				"00 00 10 00", // (E) Start IPsec SPI
+				"00 00 ff ff", // (F) End IPsec SPI
+				"00 01 23 45", // (G) Start Flow Label: 8 zero bits, then the label
+				"00 0f ff ff", // (H) End Flow Label
+				"04 00 07 ff", // (I) Start Source port, (J) End Source port
+				"00 50 01 bb", // (K) Start Destination port, (L) End Destination port
+				"28 b8 06 11", // (M) Start TC, (N) End TC, (O) Start NH 6, (P) End NH 17
+			},
+		},
+		{
+			name: "ipv6 start fields only",
+			ts: TrafficSelector{
+				Format:    TSFormatIPv6,
+				FlowLabel: NewRange[uint32](0x12345, 0x12345),
+				Proto:     NewRange[uint8](58, 58),
+			},
+			rows: []string{
+				"02 00",
+				"02 02 00 00", // flags G (bit 6), O (bit 14)
+				"00 01 23 45", // (G) Start Flow Label; (H) absent
+				"3a",          // (O) Start NH 58; (P) absent
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := strings.ReplaceAll(strings.Join(tc.rows, ""), " ", "")
+			if err := tc.ts.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			enc := tc.ts.Append(nil)
+			if got := hex.EncodeToString(enc); got != want {
+				t.Fatalf("encoding:\n got %s\nwant %s", got, want)
+			}
+			got, err := ParseTrafficSelector(enc)
+			if err != nil {
+				t.Fatalf("ParseTrafficSelector: %v", err)
+			}
+			if !reflect.DeepEqual(got, tc.ts) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, tc.ts)
+			}
+		})
+	}
+}
+
 func TestParseTrafficSelectorLenient(t *testing.T) {
 	tests := []struct {
 		name string
@@ -140,9 +262,24 @@ func TestParseTrafficSelectorLenient(t *testing.T) {
 			want: TrafficSelector{Format: TSFormatIPv4},
 		},
 		{
-			name: "flow label high bits ignored",
-			in:   "0200" + "03000000" + "fff00001" + "00000002",
+			name: "flow label high 8 bits ignored",
+			in:   "0200" + "03000000" + "ff000001" + "80000002",
 			want: TrafficSelector{Format: TSFormatIPv6, FlowLabel: NewRange[uint32](1, 2)},
+		},
+		{
+			name: "flow label keeps 24 bits",
+			in:   "0200" + "03000000" + "00f00001" + "00ffffff",
+			want: TrafficSelector{Format: TSFormatIPv6, FlowLabel: NewRange[uint32](0xf00001, 0xffffff)},
+		},
+		{
+			name: "ecn bits of ds ignored in the range check",
+			in:   "0100" + "00300000" + "2b" + "28",
+			want: TrafficSelector{Format: TSFormatIPv4, DS: NewRange[uint8](0x2b, 0x28)},
+		},
+		{
+			name: "ecn bits of traffic class kept",
+			in:   "0200" + "000c0000" + "01" + "bb",
+			want: TrafficSelector{Format: TSFormatIPv6, DS: NewRange[uint8](0x01, 0xbb)},
 		},
 		{
 			name: "end equal to start",
@@ -197,6 +334,8 @@ func TestParseTrafficSelectorMalformed(t *testing.T) {
 		{name: "port range backwards", in: "0100" + "00c00000" + "0050" + "004f", want: "ends before it starts"},
 		{name: "protocol range backwards", in: "0100" + "000c0000" + "11" + "06", want: "ends before it starts"},
 		{name: "flow label range backwards", in: "0200" + "03000000" + "00000002" + "00000001", want: "ends before it starts"},
+		{name: "flow label range backwards in 24 bits", in: "0200" + "03000000" + "00100000" + "ff0fffff", want: "ends before it starts"},
+		{name: "ds range backwards", in: "0100" + "00300000" + "2c" + "2b", want: "ends before it starts"},
 		{name: "trailing bytes", in: "0100" + "00080000" + "06" + "00", want: "1 bytes after"},
 		{name: "opaque too long", in: "0900" + strings.Repeat("00", maxOpaqueSelector+1), want: "traffic selector of"},
 	}
@@ -234,11 +373,13 @@ func TestTrafficSelectorValidate(t *testing.T) {
 		{name: "backwards addresses", ts: TrafficSelector{Format: TSFormatIPv4, Src: NewAddrRange(b4, a4)}},
 		{name: "backwards ports", ts: TrafficSelector{Format: TSFormatIPv4, DstPort: NewRange[uint16](2, 1)}},
 		{name: "backwards spi", ts: TrafficSelector{Format: TSFormatIPv4, SPI: NewRange[uint32](2, 1)}},
-		{name: "backwards ds", ts: TrafficSelector{Format: TSFormatIPv4, DS: NewRange[uint8](2, 1)}},
+		{name: "backwards ds", ts: TrafficSelector{Format: TSFormatIPv4, DS: NewRange[uint8](8, 4)}},
+		{name: "backwards ds ignoring ecn", ts: TrafficSelector{Format: TSFormatIPv4, DS: NewRange[uint8](0x2c, 0x2b)}},
+		{name: "ds values without set", ts: TrafficSelector{Format: TSFormatIPv6, DS: Range[uint8]{Start: 3}}},
 		{name: "backwards protocol", ts: TrafficSelector{Format: TSFormatIPv6, Proto: NewRange[uint8](2, 1)}},
 		{name: "values without set", ts: TrafficSelector{Format: TSFormatIPv4, SrcPort: Range[uint16]{Start: 1, End: 1}}},
 		{name: "flow label in v4", ts: TrafficSelector{Format: TSFormatIPv4, FlowLabel: NewRange[uint32](1, 1)}},
-		{name: "flow label too big", ts: TrafficSelector{Format: TSFormatIPv6, FlowLabel: NewRange[uint32](1, 0x100000)}},
+		{name: "flow label too big", ts: TrafficSelector{Format: TSFormatIPv6, FlowLabel: NewRange[uint32](1, 0x1000000)}},
 		{name: "opaque in v4", ts: TrafficSelector{Format: TSFormatIPv4, Opaque: []byte{}}},
 		{name: "fields in opaque", ts: TrafficSelector{Format: 3, Proto: NewRange[uint8](6, 6)}},
 		{name: "opaque too long", ts: TrafficSelector{Format: 3, Opaque: make([]byte, maxOpaqueSelector+1)}},
@@ -330,6 +471,10 @@ func randTS(r *rand.Rand) TrafficSelector {
 	ts.SPI = u32(^uint32(0))
 	ts.SrcPort, ts.DstPort = n16(u32(0xffff)), n16(u32(0xffff))
 	ts.DS, ts.Proto = narrow8(u32(0xff)), narrow8(u32(0xff))
+	if ts.DS.Set && r.IntN(4) == 0 {
+		// Same DSCP, ECN bits in either order (RFC 6088 §3.1).
+		ts.DS.End = ts.DS.Start&dsMask | uint8(r.IntN(4))
+	}
 	if ts.Format == TSFormatIPv6 {
 		ts.FlowLabel = u32(flowLabelMask)
 	}

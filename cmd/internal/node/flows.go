@@ -137,10 +137,15 @@ func filterRules(flows []msg.FlowIdentification) []classifier.FilterRule {
 				continue // too wide to list; the downlink hashes these
 			}
 			for l := ts.FlowLabel.Start; ; l++ {
-				sel.FlowLabel = append(sel.FlowLabel, l)
+				if l <= 0xfffff { // RFC 6088 carries 24 bits; a packet's label has 20
+					sel.FlowLabel = append(sel.FlowLabel, l)
+				}
 				if l == ts.FlowLabel.End {
 					break
 				}
+			}
+			if len(sel.FlowLabel) == 0 {
+				continue // matches no packet
 			}
 		}
 		bids := slices.Clone(f.BIDs)
