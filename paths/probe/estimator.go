@@ -89,7 +89,7 @@ type Estimator struct {
 
 	// RTT and jitter.
 	srtt, rttvar, latest, previous, jitter time.Duration
-	samples                      uint64
+	samples                                uint64
 
 	// Loss: a ring of outcome bits (1 = lost); outcome i sits at bit
 	// i % lossWin. lossPushed counts outcomes ever pushed; lossPos is
