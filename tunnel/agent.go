@@ -94,9 +94,8 @@ type peer struct {
 	bindingsKnown bool        // SetBindings was called: only bound BIDs are registered
 	bound         []paths.BID // the MR's registered BIDs
 
-	// table is compiled from the MR's flow bindings; its selectors are
-	// written from the MR's side (source = the MR's network), so downlink
-	// packets are looked up with source and destination swapped.
+	// table is compiled from the MR's flow bindings, whose selectors
+	// describe the downlink packets (the router mirrors its peer rules).
 	table atomic.Pointer[classifier.Table]
 
 	dups atomic.Pointer[dupFilter] // made at the first copy frame
@@ -561,7 +560,6 @@ func (a *Agent) readLoop() error {
 // (socket, endpoint) so each group is one Write.
 type agentTx struct {
 	ip     classifier.Parsed
-	rev    classifier.Parsed
 	cache  *classifier.FlowCache
 	groups []txGroup
 }
@@ -629,10 +627,7 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 		hash := tx.ip.SymmetricHash()
 		var pp *peerPath
 		if tbl := pe.table.Load(); tbl != nil {
-			tx.rev = tx.ip
-			tx.rev.Src, tx.rev.Dst = tx.ip.Dst, tx.ip.Src
-			tx.rev.SrcPort, tx.rev.DstPort = tx.ip.DstPort, tx.ip.SrcPort
-			d := tx.cache.Lookup(tbl, &tx.rev, tx.rev.Hash())
+			d := tx.cache.Lookup(tbl, &tx.ip, tx.ip.Hash())
 			if d.Rule >= 0 {
 				if d.Mode == classifier.ModeDrop {
 					a.drops.add(DropPolicy, 1)

@@ -31,9 +31,10 @@ func TestPolicyTablesSteerFlows(t *testing.T) {
 		classifier.FilterRule{Selector: dns, Mode: classifier.ModeSingle, BIDs: []paths.BID{2, 1}},
 		classifier.FilterRule{Index: 1, Selector: classifier.Selector{Proto: []uint8{17}, DstPorts: []classifier.PortRange{{Lo: 9, Hi: 9}}}, Mode: classifier.ModeDrop},
 	))
-	// The HA's table comes from flow bindings written from the MR's side:
-	// DNS replies go down on BID 1, whatever path the query came up on.
-	g.a.SetPeerTable("mr1", compile(t, classifier.FilterRule{Selector: dns, Mode: classifier.ModeSingle, BIDs: []paths.BID{1}}))
+	// The HA's table comes from flow bindings, mirrored by the router to
+	// describe the downlink: DNS replies go down on BID 1, whatever path
+	// the query came up on.
+	g.a.SetPeerTable("mr1", compile(t, classifier.FilterRule{Selector: dns.Reverse(), Mode: classifier.ModeSingle, BIDs: []paths.BID{1}}))
 	for port := uint16(6000); port < 6032; port++ {
 		up1, down1 := g.r.Stats().Paths[0], g.r.Stats().Paths[1]
 		if up, down := exchange(t, g, port); !up || !down {

@@ -41,6 +41,21 @@ name = "voice"
   prefer = ["delay"]
 
 [[rule]]
+name = "split"
+  [[rule.policy]]
+  name = "split-up"
+  target = "local"
+  proto = "udp"
+  dst_ports = ["4002"]
+  prefer = ["cost"]
+  [[rule.policy]]
+  name = "split-down"
+  target = "peer"
+  proto = "udp"
+  dst_ports = ["4002"]
+  prefer = ["delay"]
+
+[[rule]]
 name = "bulk"
   [[rule.policy]]
   name = "bulk"
@@ -156,58 +171,65 @@ both = "rate=20mbit delay=40ms"
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// Voice: 50 packets/s of 160 bytes to the server's port 4000, echoed.
+	// Voice: 50 packets/s of 160 bytes to the server's port 4000, echoed;
+	// the same to port 4002, whose policy sends it up on the cheap path
+	// and its echoes down on the fast one.
 	var echoed atomic.Int64
-	var srv net.PacketConn
-	if err := inNS(tp.NS(topo.Server), func() error {
-		var err error
-		srv, err = net.ListenPacket("udp4", net.JoinHostPort(topo.Server4, "4000"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
+	for _, port := range []string{"4000", "4002"} {
+		var srv net.PacketConn
+		if err := inNS(tp.NS(topo.Server), func() error {
+			var err error
+			srv, err = net.ListenPacket("udp4", net.JoinHostPort(topo.Server4, port))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				n, a, err := srv.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				srv.WriteTo(buf[:n], a)
+			}
+		}()
+		var voice net.Conn
+		if err := inNS(tp.NS(topo.LAN), func() error {
+			var err error
+			voice, err = net.Dial("udp4", net.JoinHostPort(topo.Server4, port))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer voice.Close()
+		count := port == "4000"
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				if _, err := voice.Read(buf); err != nil {
+					return
+				}
+				if count {
+					echoed.Add(1)
+				}
+			}
+		}()
+		go func() {
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			pkt := make([]byte, 160)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					voice.Write(pkt)
+				}
+			}
+		}()
 	}
-	defer srv.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, a, err := srv.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			srv.WriteTo(buf[:n], a)
-		}
-	}()
-	var voice net.Conn
-	if err := inNS(tp.NS(topo.LAN), func() error {
-		var err error
-		voice, err = net.Dial("udp4", net.JoinHostPort(topo.Server4, "4000"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer voice.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			if _, err := voice.Read(buf); err != nil {
-				return
-			}
-			echoed.Add(1)
-		}
-	}()
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		pkt := make([]byte, 160)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				voice.Write(pkt)
-			}
-		}
-	}()
 	// Bulk: a TCP stream to the server's port 5001, as fast as it goes.
 	var ln net.Listener
 	if err := inNS(tp.NS(topo.Server), func() error {
@@ -264,13 +286,15 @@ both = "rate=20mbit delay=40ms"
 	}
 	t.Logf("at the HA, bytes/s: BID 1 up %.0f down %.0f; BID 2 up %.0f down %.0f; voice echoes %d",
 		rate(1, true), rate(1, false), rate(2, true), rate(2, false), echoed.Load())
-	// Voice: 50 × ~200 B/s each way on BID 1; bulk: megabits up on BID 2,
-	// its acknowledgements down on BID 2.
-	if r := rate(1, true); r < 5000 || r > 100_000 {
+	// Voice: 50 × ~200 B/s each way on BID 1; the split flow up on BID 2
+	// and down on BID 1 (the HA follows the flow bindings, not the path
+	// the flow came up on); bulk: megabits up on BID 2, its
+	// acknowledgements down on BID 2.
+	if r := rate(1, true); r < 5000 || r > 15_000 {
 		t.Errorf("BID 1 carries %.0f B/s up; want the voice flow alone (~10 kB/s)", r)
 	}
-	if r := rate(1, false); r < 5000 || r > 100_000 {
-		t.Errorf("BID 1 carries %.0f B/s down; want the voice echoes alone (~10 kB/s)", r)
+	if r := rate(1, false); r < 16_000 || r > 100_000 {
+		t.Errorf("BID 1 carries %.0f B/s down; want the echoes of voice and of the split flow (~20 kB/s)", r)
 	}
 	if r := rate(2, true); r < 500_000 {
 		t.Errorf("BID 2 carries %.0f B/s up; want the bulk transfer", r)
