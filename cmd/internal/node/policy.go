@@ -37,6 +37,8 @@ type policies struct {
 	hub  *control.Hub
 	kick chan struct{}
 
+	rmu sync.Mutex // serialises resolve (the loop, requesters, reloads)
+
 	mu    sync.Mutex
 	files []classifier.PolicySet // from cfg.Policy.Files
 	subs  map[string]*submission // by ID
@@ -44,7 +46,8 @@ type policies struct {
 	fids  map[string]uint16 // flow binding FIDs by rule key, stable across resolutions
 	taken map[uint16]bool   // the values of fids
 	nextF uint16
-	sig   string // signature of the last local rules, to publish changes
+	sig   string // signature of the last rules, to publish changes
+	table *classifier.Table // installed in the data plane; guarded by rmu
 	errs  string // the last errors logged
 }
 
@@ -160,6 +163,8 @@ func (p *policies) setsLocked(now time.Time) []classifier.PolicySet {
 // result: the local rules as the data plane's table, the peer rules as
 // flow bindings for the HA.
 func (p *policies) resolve() {
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
 	m := p.m
 	now := time.Now()
 	ps := m.pathInfos()
@@ -184,7 +189,8 @@ func (p *policies) resolve() {
 	// The table and the flow bindings change only when the rules do: a new
 	// table empties the flow cache.
 	if changed {
-		tbl, err := classifier.Compile(local)
+		// After a path event only BIDs change: Update reuses the index.
+		tbl, err := p.table.Update(local)
 		if err != nil {
 			m.log.Error("compile policy table", "err", err)
 			p.mu.Lock()
@@ -192,6 +198,7 @@ func (p *policies) resolve() {
 			p.mu.Unlock()
 			return
 		}
+		p.table = tbl
 		m.engine.SetTable(tbl)
 		m.client.SetFlowBindings(p.flowBindings(peer))
 	}
