@@ -46,9 +46,9 @@ type policies struct {
 	fids  map[string]uint16 // flow binding FIDs by rule key, stable across resolutions
 	taken map[uint16]bool   // the values of fids
 	nextF uint16
-	sig   string // signature of the last rules, to publish changes
+	sig   string            // signature of the last rules, to publish changes
 	table *classifier.Table // installed in the data plane; guarded by rmu
-	errs  string // the last errors logged
+	errs  string            // the last errors logged
 }
 
 // submission is one policy text a requester added.
