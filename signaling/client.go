@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -305,8 +306,9 @@ func poke(ch chan struct{}) {
 }
 
 // Run keeps a session with the HA until ctx ends. A lost session is retried
-// at once, then every 2 s for ten minutes, then with backoff (1 s doubling
-// to 32 s); a session resets the schedule. It returns nil when ctx
+// at once (within a random 250 ms), then every 2 s for ten minutes, then
+// with backoff (1 s doubling to 32 s, plus up to a fifth at random); a
+// session resets the schedule. It returns nil when ctx
 // ends, after every goroutine and socket it started is gone. Run must not
 // be called more than once at a time.
 func (c *Client) Run(ctx context.Context) error {
@@ -319,10 +321,16 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		if established {
 			// Retry at once: the HA may just have restarted (a stateless
-			// reset ended the session), and traffic waits for us.
+			// reset ended the session), and traffic waits for us. "At once"
+			// is within a random quarter second, so that the routers of a
+			// restarted HA do not all dial in the same instant (its accept
+			// queue refuses completed handshakes when full).
 			delay = minBackoff
 			lost = time.Now()
 			c.log.Warn("session down", "err", err)
+			if !sleepCtx(ctx, jitter(reconnectJitter)) {
+				return nil
+			}
 			continue
 		}
 		c.failures.Add(1)
@@ -330,14 +338,34 @@ func (c *Client) Run(ctx context.Context) error {
 			delay = min(delay, recentBackoff)
 		}
 		c.log.Warn("connect failed", "err", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, delay+jitter(delay/5)) {
 			return nil
-		case <-t.C:
 		}
 		delay = nextBackoff(delay)
+	}
+}
+
+// reconnectJitter bounds the random wait before reconnecting after a lost
+// session.
+const reconnectJitter = 250 * time.Millisecond
+
+// jitter returns a random duration in [0, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(d)))
+}
+
+// sleepCtx waits d; false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -60,6 +60,9 @@ func readMessages(str *quic.Stream, ch chan<- inMsg, errc chan<- error, done <-c
 			errc <- err
 			return
 		}
+		if typ == typeHeartbeat {
+			continue // it did its work by arriving; at 1000 MRs waking the loop for it costs
+		}
 		select {
 		case ch <- inMsg{typ, slices.Clone(body)}:
 		case <-done:
@@ -349,7 +352,7 @@ func (cc *clientConn) nextUpdate(now time.Time) *msg.BindingUpdate {
 // sameFlow reports whether two flow bindings bind the same selector to the
 // same BIDs with the same priority.
 func sameFlow(a, b *msg.FlowIdentification) bool {
-	if a.Priority != b.Priority || !slices.Equal(a.BIDs, b.BIDs) {
+	if a.Priority != b.Priority || a.Mode != b.Mode || !slices.Equal(a.BIDs, b.BIDs) {
 		return false
 	}
 	if (a.Selector == nil) != (b.Selector == nil) {

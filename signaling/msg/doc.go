@@ -90,6 +90,8 @@
 //   - Flow Binding Action (4, RFC 7109 §6.2.1): reserved (u8), action (u8:
 //     add 11, delete 12, modify 13, refresh 14, move 15, revoke 16). See
 //     [FlowAction].
+//   - Forwarding Mode (200, monami): mode (u8: spread 1, redundant 2); absent
+//     means failover order. See [FlowMode].
 //
 // These layouts and numbers were checked against the texts of RFC 6088,
 // RFC 6089 and RFC 7109; byte strings derived by hand from their figures

@@ -71,6 +71,10 @@ const (
 	SubOptBindingReference SubOptionType = 2 // RFC 6089 §4.2.1.3: list of BIDs
 	SubOptTrafficSelector  SubOptionType = 3 // RFC 6089 §4.2.1.4, RFC 6088
 	SubOptFlowAction       SubOptionType = 4 // RFC 7109 §6.2.1, §9 Action-5: flow binding action
+	// SubOptForwardingMode is monami's: what the BIDs of the binding mean
+	// (FlowMode); u8. No RFC defines it; a peer that does not know it
+	// skips it and keeps the first BID (failover order).
+	SubOptForwardingMode SubOptionType = 200
 )
 
 const (
@@ -122,7 +126,23 @@ type FlowIdentification struct {
 	BIDs []paths.BID
 	// Selector is the flow's traffic selector; nil for none.
 	Selector *TrafficSelector
+	// Mode says what the BIDs mean (monami's Forwarding Mode sub-option,
+	// sent only when not FlowModeFailover).
+	Mode FlowMode
 }
+
+// FlowMode is what a flow binding's BIDs mean.
+type FlowMode uint8
+
+// Flow modes.
+const (
+	FlowModeFailover  FlowMode = 0 // the first BID that works (no sub-option)
+	FlowModeSpread    FlowMode = 1 // spread the flows over the BIDs
+	FlowModeRedundant FlowMode = 2 // a copy of every packet on each BID
+)
+
+// flowModeLen is the data length of a Forwarding Mode sub-option.
+const flowModeLen = 1
 
 // Validate reports whether f can be encoded and parsed back to the same
 // value: a valid selector and an option no longer than 255 bytes.
@@ -150,6 +170,9 @@ func (f *FlowIdentification) dataLen() int {
 	if f.Action != FlowActionNone {
 		n += 2 + flowActionLen
 	}
+	if f.Mode != FlowModeFailover {
+		n += 2 + flowModeLen
+	}
 	return n
 }
 
@@ -171,6 +194,9 @@ func appendFlowOption(b []byte, f *FlowIdentification) []byte {
 		b = append(b, byte(SubOptTrafficSelector), byte(f.Selector.encodedLen()))
 		b = f.Selector.Append(b)
 	}
+	if f.Mode != FlowModeFailover {
+		b = append(b, byte(SubOptForwardingMode), flowModeLen, byte(f.Mode))
+	}
 	return b
 }
 
@@ -183,7 +209,7 @@ func parseFlowOption(data []byte) (FlowIdentification, error) {
 		Priority: binary.BigEndian.Uint16(data[2:]),
 		Status:   FlowStatus(data[5]),
 	}
-	seenAction := false
+	seenAction, seenMode := false, false
 	for b := data[flowIDFixedLen:]; len(b) > 0; {
 		t := SubOptionType(b[0])
 		if t == SubOptPad1 {
@@ -225,6 +251,12 @@ func parseFlowOption(data []byte) (FlowIdentification, error) {
 			}
 			seenAction = true
 			f.Action = FlowAction(sub[1])
+		case SubOptForwardingMode:
+			if seenMode || l != flowModeLen || sub[0] == byte(FlowModeFailover) {
+				return FlowIdentification{}, fmt.Errorf("%w: flow %d: forwarding mode sub-option repeated, of length %d or failover", ErrMalformed, f.FID, l)
+			}
+			seenMode = true
+			f.Mode = FlowMode(sub[0])
 		}
 	}
 	return f, nil

@@ -147,6 +147,7 @@ func TestFlowRoundTrip(t *testing.T) {
 	}{
 		{name: "sample", bu: sampleFlowBU()},
 		{name: "flow without sub-options", bu: BindingUpdate{Flows: []FlowIdentification{{FID: 9, Priority: 0xffff, Status: 0xff}}}},
+		{name: "redundant flow", bu: BindingUpdate{Flows: []FlowIdentification{{FID: 3, BIDs: []paths.BID{1, 2}, Mode: FlowModeRedundant}}}},
 		{name: "summary of 300 fids", bu: BindingUpdate{FlowSummary: fids}},
 		{name: "most bids in one flow", bu: BindingUpdate{Flows: []FlowIdentification{{FID: 1, BIDs: maxBIDs}}}},
 		{name: "unsupported selector format kept", bu: BindingUpdate{Flows: []FlowIdentification{{FID: 1, Selector: &opaque}}}},
