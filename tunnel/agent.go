@@ -561,6 +561,8 @@ func (a *Agent) readLoop() error {
 type agentTx struct {
 	ip     classifier.Parsed
 	cache  *classifier.FlowCache
+	spares [][]byte // buffers for the extra copies of redundant flows
+	spareN int      // spares used in the current batch
 	groups []txGroup
 }
 
@@ -594,6 +596,7 @@ func (tx *agentTx) group(conn int, ep netip.AddrPort, pp *peerPath, batch int) *
 
 func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 	snap := a.snap.Load()
+	tx.spareN = 0
 	now := time.Now().UnixNano()
 	for i, b := range bufs {
 		if txOffset+sizes[i]+frame.TagLen > len(b) {
@@ -625,6 +628,7 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 			continue
 		}
 		hash := tx.ip.SymmetricHash()
+		typ := frame.TypeData
 		var pp *peerPath
 		if tbl := pe.table.Load(); tbl != nil {
 			d := tx.cache.Lookup(tbl, &tx.ip, tx.ip.Hash())
@@ -634,11 +638,24 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 					continue
 				}
 				live := *pe.live.Load()
+				var first paths.BID
 				for k := range int(d.N) {
 					if slices.Contains(live, d.BIDs[k]) {
-						pp = (*pe.paths.Load())[d.BIDs[k]]
+						first = d.BIDs[k]
 						break
 					}
+				}
+				switch {
+				case first == 0:
+				case d.Mode == classifier.ModeStripe:
+					first = spread(d, live, hash, first)
+				case d.Mode == classifier.ModeRedundant:
+					if a.sendCopies(tx, pe, ks, d, live, first, pkt) {
+						typ = frame.TypeDataCopy
+					}
+				}
+				if first != 0 {
+					pp = (*pe.paths.Load())[first]
 				}
 			}
 		}
@@ -660,7 +677,7 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 			pp = (*pe.paths.Load())[bid]
 			ep, conn = pp.endpoint()
 		}
-		h := frame.Header{Type: frame.TypeData, BID: pp.bid, Receiver: ks.PeerIndex}
+		h := frame.Header{Type: typ, BID: pp.bid, Receiver: ks.PeerIndex}
 		h.Counter = ks.bid(pp.bid).counter.Add(1) - 1
 		fb := b[txOffset-frame.HeaderLen:]
 		h.Put(fb)
@@ -669,6 +686,60 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 		g.dgs = append(g.dgs, dg)
 		g.bytes += len(dg)
 	}
+}
+
+// spread picks one of the live BIDs of a spreading decision by the flow's
+// hash (the flow bindings carry no weights: equal shares).
+func spread(d *classifier.Decision, live []paths.BID, hash uint64, first paths.BID) paths.BID {
+	var n uint64
+	for k := range int(d.N) {
+		if slices.Contains(live, d.BIDs[k]) {
+			n++
+		}
+	}
+	x := (hash >> 17) % max(n, 1)
+	for k := range int(d.N) {
+		if slices.Contains(live, d.BIDs[k]) {
+			if x == 0 {
+				return d.BIDs[k]
+			}
+			x--
+		}
+	}
+	return first
+}
+
+// sendCopies seals a copy of pkt for each live path of a redundant
+// decision other than primary and queues it; it reports whether any went.
+func (a *Agent) sendCopies(tx *agentTx, pe *peer, ks *keyState, d *classifier.Decision, live []paths.BID, primary paths.BID, pkt []byte) bool {
+	sent := false
+	for k := range int(d.N) {
+		bid := d.BIDs[k]
+		if bid == primary || !slices.Contains(live, bid) {
+			continue
+		}
+		pp := (*pe.paths.Load())[bid]
+		ep, conn := pp.endpoint()
+		if conn < 0 {
+			continue
+		}
+		if tx.spareN == len(tx.spares) {
+			tx.spares = append(tx.spares, make([]byte, a.bufSize)) // grows to the most copies one batch needs
+		}
+		sp := tx.spares[tx.spareN]
+		tx.spareN++
+		n := copy(sp[txOffset:], pkt)
+		h := frame.Header{Type: frame.TypeDataCopy, BID: bid, Receiver: ks.PeerIndex}
+		h.Counter = ks.bid(bid).counter.Add(1) - 1
+		fb := sp[txOffset-frame.HeaderLen:]
+		h.Put(fb)
+		g := tx.group(conn, ep, pp, a.batch)
+		dg := ks.send.Seal(fb, n, bid, h.Counter)
+		g.dgs = append(g.dgs, dg)
+		g.bytes += len(dg)
+		sent = true
+	}
+	return sent
 }
 
 func (a *Agent) flush(tx *agentTx) {

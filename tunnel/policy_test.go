@@ -94,3 +94,33 @@ func TestRedundantCopies(t *testing.T) {
 		t.Errorf("agent dropped %d duplicates, want 20", d)
 	}
 }
+
+// The agent sends the downlink of a redundant flow binding on each of its
+// live paths too; the router delivers the first copy.
+func TestRedundantDownlink(t *testing.T) {
+	g := newRig(t)
+	reply := classifier.Selector{Proto: []uint8{17}, SrcPorts: []classifier.PortRange{{Lo: 5004, Hi: 5004}}}
+	g.a.SetPeerTable("mr1", compile(t, classifier.FilterRule{Selector: reply, Mode: classifier.ModeRedundant, BIDs: []paths.BID{2, 1}}))
+	before := g.r.Stats()
+	for i := range 20 {
+		g.haTUN.in <- tuntest.UDPPacket(netip.AddrPortFrom(server, 5004), netip.AddrPortFrom(lanHost, 7000), []byte{byte(i)})
+		got := recv(t, g.mrTUN.out)
+		if got[len(got)-1] != byte(i) {
+			t.Fatalf("packet %d: got payload %d", i, got[len(got)-1])
+		}
+	}
+	select {
+	case p := <-g.mrTUN.out:
+		t.Fatalf("a duplicate reached the router's TUN: % x", p)
+	case <-time.After(200 * time.Millisecond):
+	}
+	after := g.r.Stats()
+	for k := range 2 {
+		if got := after.Paths[k].RxPackets - before.Paths[k].RxPackets - (after.Paths[k].KeepalivesRx - before.Paths[k].KeepalivesRx); got != 20 {
+			t.Errorf("path %d received %d copies, want 20", k+1, got)
+		}
+	}
+	if d := g.r.Drops(DropDuplicate); d != 20 {
+		t.Errorf("router dropped %d duplicates, want 20", d)
+	}
+}

@@ -152,8 +152,15 @@ func filterRules(flows []msg.FlowIdentification) []classifier.FilterRule {
 		if len(bids) > classifier.MaxBIDs {
 			bids = bids[:classifier.MaxBIDs]
 		}
+		mode := classifier.ModeSingle
+		switch f.Mode {
+		case msg.FlowModeSpread:
+			mode = classifier.ModeStripe
+		case msg.FlowModeRedundant:
+			mode = classifier.ModeRedundant
+		}
 		out = append(out, classifier.FilterRule{Index: len(out), Target: classifier.TargetPeer, Selector: sel,
-			Mode: classifier.ModeSingle, BIDs: bids, Priority: -int(f.Priority)})
+			Mode: mode, BIDs: bids, Priority: -int(f.Priority)})
 	}
 	return out
 }

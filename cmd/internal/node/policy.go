@@ -246,7 +246,7 @@ func (p *policies) flowBindings(rules []classifier.FilterRule) []msg.FlowIdentif
 			if len(bids) > classifier.MaxBIDs {
 				bids = bids[:classifier.MaxBIDs]
 			}
-			out = append(out, msg.FlowIdentification{FID: fid, Priority: uint16(min(i, 0xffff)), BIDs: slices.Clone(bids), Selector: ts})
+			out = append(out, msg.FlowIdentification{FID: fid, Priority: uint16(min(i, 0xffff)), BIDs: slices.Clone(bids), Selector: ts, Mode: flowMode(r.Mode)})
 		}
 	}
 	// Forget the FIDs of rules that are gone.
@@ -267,6 +267,17 @@ func (p *policies) counts() (local, peer, errs int) {
 		return 0, 0, 0
 	}
 	return len(p.res.Local()), len(p.res.Peer()), len(p.res.Errors)
+}
+
+// flowMode is how a rule's mode travels in a flow binding.
+func flowMode(m classifier.Mode) msg.FlowMode {
+	switch m {
+	case classifier.ModeStripe:
+		return msg.FlowModeSpread
+	case classifier.ModeRedundant:
+		return msg.FlowModeRedundant
+	}
+	return msg.FlowModeFailover
 }
 
 // backend implements control.Backend for the mobile router.
