@@ -561,8 +561,7 @@ func (a *Agent) readLoop() error {
 type agentTx struct {
 	ip     classifier.Parsed
 	cache  *classifier.FlowCache
-	spares [][]byte // buffers for the extra copies of redundant flows
-	spareN int      // spares used in the current batch
+	copies copies
 	groups []txGroup
 }
 
@@ -596,7 +595,7 @@ func (tx *agentTx) group(conn int, ep netip.AddrPort, pp *peerPath, batch int) *
 
 func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 	snap := a.snap.Load()
-	tx.spareN = 0
+	tx.copies.n = 0
 	now := time.Now().UnixNano()
 	for i, b := range bufs {
 		if txOffset+sizes[i]+frame.TagLen > len(b) {
@@ -723,18 +722,8 @@ func (a *Agent) sendCopies(tx *agentTx, pe *peer, ks *keyState, d *classifier.De
 		if conn < 0 {
 			continue
 		}
-		if tx.spareN == len(tx.spares) {
-			tx.spares = append(tx.spares, make([]byte, a.bufSize)) // grows to the most copies one batch needs
-		}
-		sp := tx.spares[tx.spareN]
-		tx.spareN++
-		n := copy(sp[txOffset:], pkt)
-		h := frame.Header{Type: frame.TypeDataCopy, BID: bid, Receiver: ks.PeerIndex}
-		h.Counter = ks.bid(bid).counter.Add(1) - 1
-		fb := sp[txOffset-frame.HeaderLen:]
-		h.Put(fb)
 		g := tx.group(conn, ep, pp, a.batch)
-		dg := ks.send.Seal(fb, n, bid, h.Counter)
+		dg := tx.copies.seal(ks, bid, pkt, a.bufSize)
 		g.dgs = append(g.dgs, dg)
 		g.bytes += len(dg)
 		sent = true

@@ -9,6 +9,9 @@ import (
 	"os"
 
 	wgtun "golang.zx2c4.com/wireguard/tun"
+
+	"monami/paths"
+	"monami/tunnel/frame"
 )
 
 // newBufs allocates a loop's batch of n buffers of size bytes each.
@@ -37,4 +40,27 @@ func readTUN(dev wgtun.Device, bufs [][]byte, sizes []int, d *drops) (n int, sto
 		return 0, true, fmt.Errorf("tun read: %w", err)
 	}
 	return n, false, nil // some packets were read before the error
+}
+
+// copies are the buffers of the extra copies of redundant flows, for one
+// sending loop; they grow to the most copies one batch needs.
+type copies struct {
+	bufs [][]byte
+	n    int // used in the current batch
+}
+
+// seal copies pkt into the next free buffer (of size bufSize) and seals it
+// as a copy frame (frame.TypeDataCopy) for path bid.
+func (c *copies) seal(ks *keyState, bid paths.BID, pkt []byte, bufSize int) []byte {
+	if c.n == len(c.bufs) {
+		c.bufs = append(c.bufs, make([]byte, bufSize))
+	}
+	sp := c.bufs[c.n]
+	c.n++
+	n := copy(sp[txOffset:], pkt)
+	h := frame.Header{Type: frame.TypeDataCopy, BID: bid, Receiver: ks.PeerIndex}
+	h.Counter = ks.bid(bid).counter.Add(1) - 1
+	fb := sp[txOffset-frame.HeaderLen:]
+	h.Put(fb)
+	return ks.send.Seal(fb, n, bid, h.Counter)
 }

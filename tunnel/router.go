@@ -81,8 +81,7 @@ type Router struct {
 	// probeAll asks maintainLoop to probe every path at once (after a rekey).
 	probeAll atomic.Bool
 	cache    *classifier.FlowCache // owned by readLoop
-	spares   [][]byte              // owned by readLoop: buffers for the extra copies of redundant flows
-	spareN   int                   // spares used in the current batch
+	copies   copies                // owned by readLoop
 	dups     *dupFilter            // copies from the home agent
 	drops    drops
 	dropLog  *dropLog
@@ -408,7 +407,7 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 		return
 	}
 	tbl := r.table.Load()
-	r.spareN = 0
+	r.copies.n = 0
 	if len(ps.paths) == 0 {
 		r.drops.add(DropNoPath, len(bufs))
 		return
@@ -466,18 +465,8 @@ func (r *Router) sendCopies(ks *keyState, ps *pathSet, d *classifier.Decision, p
 		if bid == primary || !slices.Contains(ps.bids, bid) {
 			continue
 		}
-		if r.spareN == len(r.spares) {
-			r.spares = append(r.spares, make([]byte, r.bufSize)) // grows to the most copies one batch needs
-		}
-		sp := r.spares[r.spareN]
-		r.spareN++
-		n := copy(sp[txOffset:], pkt)
-		h := frame.Header{Type: frame.TypeDataCopy, BID: bid, Receiver: ks.PeerIndex}
-		h.Counter = ks.bid(bid).counter.Add(1) - 1
-		fb := sp[txOffset-frame.HeaderLen:]
-		h.Put(fb)
 		j := ps.idx[slices.Index(ps.bids, bid)]
-		outs[j] = append(outs[j], ks.send.Seal(fb, n, bid, h.Counter))
+		outs[j] = append(outs[j], r.copies.seal(ks, bid, pkt, r.bufSize))
 		sent = true
 	}
 	return sent

@@ -18,7 +18,6 @@ import (
 	"monami/signaling/control"
 	"monami/signaling/msg"
 	"monami/tunnel"
-	"monami/tunnel/session"
 )
 
 // HomeAgent is a composed home agent daemon.
@@ -134,28 +133,14 @@ func NewHomeAgent(cfg *configs.HomeAgent, env Env) (h *HomeAgent, err error) {
 		Peers:      peers,
 		Conn:       h.sigPC,
 		OnSession: func(s signaling.Session) {
-			err := h.engine.SetSession(s.Peer, tunnel.Session{
-				Generation: s.Generation,
-				LocalIndex: s.LocalIndex,
-				PeerIndex:  s.PeerIndex,
-				Suite:      session.Suite(s.Suite),
-				SendKey:    s.SendKey,
-				RecvKey:    s.RecvKey,
-			})
+			err := h.engine.SetSession(s.Peer, dataSession(s))
 			if err != nil {
 				h.log.Error("install session", "mr", s.Peer, "err", err)
 			}
 		},
 		OnSessionEnd: h.engine.EndSession,
 		OnRekey: func(s signaling.Session) {
-			err := h.engine.Rekey(s.Peer, tunnel.Session{
-				Generation: s.Generation,
-				LocalIndex: s.LocalIndex,
-				PeerIndex:  s.PeerIndex,
-				Suite:      session.Suite(s.Suite),
-				SendKey:    s.SendKey,
-				RecvKey:    s.RecvKey,
-			})
+			err := h.engine.Rekey(s.Peer, dataSession(s))
 			if err != nil {
 				h.log.Error("install rekeyed session", "mr", s.Peer, "err", err)
 			}

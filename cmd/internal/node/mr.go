@@ -126,15 +126,14 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	return m, nil
 }
 
+// dataSession is the data plane's part of a signaling session.
+func dataSession(s signaling.Session) tunnel.Session {
+	return tunnel.Session{Generation: s.Generation, LocalIndex: s.LocalIndex, PeerIndex: s.PeerIndex,
+		Suite: session.Suite(s.Suite), SendKey: s.SendKey, RecvKey: s.RecvKey}
+}
+
 func (m *MobileRouter) onSession(s signaling.Session) {
-	err := m.engine.SetSession(tunnel.Session{
-		Generation: s.Generation,
-		LocalIndex: s.LocalIndex,
-		PeerIndex:  s.PeerIndex,
-		Suite:      session.Suite(s.Suite),
-		SendKey:    s.SendKey,
-		RecvKey:    s.RecvKey,
-	})
+	err := m.engine.SetSession(dataSession(s))
 	if err != nil {
 		m.log.Error("install session", "err", err)
 		return
@@ -144,14 +143,7 @@ func (m *MobileRouter) onSession(s signaling.Session) {
 }
 
 func (m *MobileRouter) onRekey(s signaling.Session) {
-	err := m.engine.Rekey(tunnel.Session{
-		Generation: s.Generation,
-		LocalIndex: s.LocalIndex,
-		PeerIndex:  s.PeerIndex,
-		Suite:      session.Suite(s.Suite),
-		SendKey:    s.SendKey,
-		RecvKey:    s.RecvKey,
-	})
+	err := m.engine.Rekey(dataSession(s))
 	if err != nil {
 		m.log.Error("install rekeyed session", "err", err)
 	}
