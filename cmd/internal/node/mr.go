@@ -302,11 +302,13 @@ func (f *rateFilter) max(now time.Time) float64 {
 	return m
 }
 
-// listenSignaling opens the signaling socket on an open uplink that is not
-// Down, with an address of the signaling address's family (the uplink's
-// own source, or another address of its interface), starting after the
-// uplink used last, so that a connection that keeps failing, or migrates,
-// moves across the uplinks.
+// listenSignaling opens the signaling socket on an open uplink, with an
+// address of the signaling address's family (the uplink's own source, or
+// another address of its interface), starting after the uplink used last,
+// so that a connection that keeps failing, or migrates, moves across the
+// uplinks. Uplinks whose path is Down come last: a path is also Down when
+// the home agent lost the session's keys (it restarted), and then only a
+// new session brings it back.
 func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 	want4 := m.cfg.HomeAgent.Signaling.Addr().Is4()
 	last := m.sigIface.Load()
@@ -318,38 +320,40 @@ func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 		}
 	}
 	var errs []error
-	for k := range ups {
-		u := ups[(start+k)%len(ups)]
-		u.mu.Lock()
-		src, open := u.source, u.open
-		u.mu.Unlock()
-		if !open || !m.usable(u.cfg.BID) {
-			continue
-		}
-		if src.Is4() != want4 {
-			src = netip.Addr{}
-			as, _ := m.env.InterfaceAddrs(u.cfg.Interface)
-			for _, a := range as {
-				if a.Is4() == want4 {
-					src = a
-					break
-				}
-			}
-			if !src.IsValid() {
+	for _, wantUsable := range []bool{true, false} {
+		for k := range ups {
+			u := ups[(start+k)%len(ups)]
+			u.mu.Lock()
+			src, open := u.source, u.open
+			u.mu.Unlock()
+			if !open || m.usable(u.cfg.BID) != wantUsable {
 				continue
 			}
+			if src.Is4() != want4 {
+				src = netip.Addr{}
+				as, _ := m.env.InterfaceAddrs(u.cfg.Interface)
+				for _, a := range as {
+					if a.Is4() == want4 {
+						src = a
+						break
+					}
+				}
+				if !src.IsValid() {
+					continue
+				}
+			}
+			pc, err := m.env.ListenPacket(u.cfg.Interface, netip.AddrPortFrom(src, 0))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("uplink %s: %w", u.cfg.Name, err))
+				continue
+			}
+			name := u.cfg.Name
+			m.sigIface.Store(&name)
+			return pc, nil
 		}
-		pc, err := m.env.ListenPacket(u.cfg.Interface, netip.AddrPortFrom(src, 0))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("uplink %s: %w", u.cfg.Name, err))
-			continue
-		}
-		name := u.cfg.Name
-		m.sigIface.Store(&name)
-		return pc, nil
 	}
 	if len(errs) == 0 {
-		return nil, errors.New("no usable uplink with an address of the signaling address's family")
+		return nil, errors.New("no open uplink with an address of the signaling address's family")
 	}
 	return nil, errors.Join(errs...)
 }
