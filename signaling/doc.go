@@ -49,7 +49,9 @@
 //     addresses; a path left out is removed at once by an update with
 //     lifetime 0 listing its BID; every registration is refreshed at 2/3
 //     of the lifetime the HA granted (at most ServerOptions.MaxLifetime),
-//     and a binding that is not refreshed lapses at the HA. One update is
+//     and a binding that is not refreshed lapses at the HA (a second after
+//     its lifetime, and only after the messages already received are
+//     read). One update is
 //     outstanding at a time; an unanswered one is sent again after 1 s,
 //     doubling to 32 s, each time under a new sequence number. The HA
 //     accepts a sequence number only if it is ahead of the last one it

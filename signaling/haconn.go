@@ -100,6 +100,21 @@ func (sc *serverConn) run(ctx context.Context) error {
 			}
 		case <-t.C:
 		}
+		// Messages that arrived meanwhile go first: after a stall, a
+		// refresh waiting here must not lose the race with its binding's
+		// expiry.
+		for more := true; more; {
+			select {
+			case m := <-in:
+				if err := sc.handle(m); err != nil {
+					sc.s.malformed.Add(1)
+					sc.conn.CloseWithError(codeProtocol, err.Error())
+					return err
+				}
+			default:
+				more = false
+			}
+		}
 		now := time.Now()
 		if err := sc.tick(now); err != nil {
 			return err
@@ -111,18 +126,23 @@ func (sc *serverConn) run(ctx context.Context) error {
 func (sc *serverConn) nextDeadline() time.Time {
 	d := sc.reportAt
 	for _, b := range sc.bindings {
-		if b.Expires.Before(d) {
-			d = b.Expires
+		if e := b.Expires.Add(expiryGrace); e.Before(d) {
+			d = e
 		}
 	}
 	return d
 }
 
+// expiryGrace is how long past its lifetime a binding is kept: a refresh
+// sent at 2/3 of the lifetime but delayed (a stalled home agent, a lost
+// and retransmitted update) still finds it.
+const expiryGrace = time.Second
+
 // tick expires lapsed bindings and sends the periodic path report.
 func (sc *serverConn) tick(now time.Time) error {
 	expired := false
 	for b, bd := range sc.bindings {
-		if !now.Before(bd.Expires) {
+		if !now.Before(bd.Expires.Add(expiryGrace)) {
 			delete(sc.bindings, b)
 			expired = true
 			sc.s.log.Info("binding expired", "peer", sc.peer.Name, "bid", b)
