@@ -510,6 +510,9 @@ func (a *Agent) SetPeerTable(name string, t *classifier.Table) {
 	a.mu.Lock()
 	pe := a.peers[name]
 	a.mu.Unlock()
+	if t != nil && t.Len() == 0 {
+		t = nil // no rule: the packets need no lookup
+	}
 	if pe != nil {
 		pe.table.Store(t)
 	}

@@ -311,7 +311,12 @@ func (r *Router) Rekey(s Session) error {
 // flow goes where its first matching rule says (the first Up path of the
 // rule's BIDs, in order; drop rules drop), and flows no rule matches are
 // hashed over the Up paths. Nil removes the table.
-func (r *Router) SetTable(t *classifier.Table) { r.table.Store(t) }
+func (r *Router) SetTable(t *classifier.Table) {
+	if t != nil && t.Len() == 0 {
+		t = nil // no rule: the packets need no lookup
+	}
+	r.table.Store(t)
+}
 
 // FlowCacheStats returns the counters of the reader's flow cache.
 func (r *Router) FlowCacheStats() classifier.FlowCacheStats { return r.cache.Snapshot() }
