@@ -483,15 +483,6 @@ func (s *Server) establish(peer *Peer, conn *quic.Conn, bu *msg.BindingUpdate) (
 	return ss, old, nil
 }
 
-// end ends ss if it is still live.
-func (s *Server) end(ss *serverSession) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !ss.ended {
-		s.endLocked(ss)
-	}
-}
-
 func (s *Server) endLocked(ss *serverSession) {
 	ss.ended = true
 	for _, idx := range ss.indexes {

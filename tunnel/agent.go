@@ -392,7 +392,6 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 		}
 		if ks == set.next {
 			a.promote(pe, ks)
-			set = pe.keys.Load()
 		}
 		if h.Type == frame.TypeDataCopy {
 			if pe.dupFilter().seen(pt, now) {
