@@ -106,6 +106,7 @@ type path struct {
 	writeMu sync.Mutex // serialises conn.Write (data from the reader, keepalives from the timer)
 
 	lastSend atomic.Int64 // unix ns of the last send on this path
+	lastData atomic.Int64 // unix ns of the last data send
 	lastRecv atomic.Int64 // unix ns of the last authenticated receive
 	stats    counters
 	done     chan struct{} // closed when recvLoop returns
@@ -393,6 +394,7 @@ func (r *Router) readLoop() error {
 		for i, o := range outs[:len(ps.paths)] {
 			if len(o) > 0 {
 				ps.paths[i].send(o, now, &r.drops)
+				ps.paths[i].lastData.Store(now)
 				outs[i] = o[:0]
 			}
 		}
@@ -476,6 +478,9 @@ func (r *Router) sendCopies(ks *keyState, ps *pathSet, d *classifier.Decision, p
 	}
 	return sent
 }
+
+// busyWindow is how recently a path must have sent data to count as busy.
+const busyWindow = 200 * time.Millisecond
 
 // flowCacheEntries is the size of the reader's flow cache: 64 k flows,
 // about 7 MiB.
@@ -676,6 +681,10 @@ func (r *Router) maintainLoop(ctx context.Context) {
 			p.linkEv = 0
 			p.evMu.Unlock()
 			l := p.live
+			// A path carrying data is probed faster and declared Down
+			// sooner (probe.Config.BusyDownAfter): its flows get no other
+			// feedback, and a TCP sender's retransmissions back off.
+			l.SetBusy(now.UnixNano()-p.lastData.Load() < int64(busyWindow))
 			switch link {
 			case -1:
 				changed = l.LinkDown(now) || changed

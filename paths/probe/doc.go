@@ -82,6 +82,12 @@
 //     ms), and the DownAfterProbes-th (3rd) probe since the last receive is
 //     overdue too, so a single lost probe never takes a path down. LinkDown
 //     takes it Down at once.
+//   - Busy: a path its owner marks busy ([Liveness.SetBusy]: it carries
+//     data that gets no feedback of its own, like monami's data plane) is
+//     probed every BusyProbeInterval (100 ms) while Up, and goes Down
+//     after a silence of max(BusyDownAfter, 4×SRTT) (450 ms): about half
+//     a second after a blackhole, before a TCP sender's second
+//     retransmission timeout (TestBusyBlackhole).
 //   - Up: a run of replies with no overdue silence of SuspectAfter between
 //     them has lasted UpAfter (800 ms) and holds UpAfterProbes (3) replies.
 //   - Dwell: Tick changes the state only MinDwell (2 s) after the previous

@@ -48,7 +48,14 @@ type Liveness struct {
 	probeM      time.Duration // the DownAfterProbes-th of those, or none
 	runStart    time.Duration // Down: first reply of the current run
 	runCount    int           // Down: replies in the current run (0: none)
+	busy        bool          // SetBusy: carries data without feedback
 }
+
+// SetBusy tells whether the path carries data that gets no feedback of its
+// own (the owner's data plane): a busy Up path is probed every
+// BusyProbeInterval instead of when idle, and goes Down after a silence of
+// BusyDownAfter instead of DownAfter (see Config).
+func (l *Liveness) SetBusy(busy bool) { l.busy = busy }
 
 // NewLiveness returns the liveness of a new path at now: Down, link up,
 // wanting a probe at the first Tick. Its Estimator uses cfg too.
@@ -239,6 +246,9 @@ func (l *Liveness) replyTimeout() time.Duration {
 
 // downSilence is the silence after which a suspect path goes Down.
 func (l *Liveness) downSilence() time.Duration {
+	if l.busy {
+		return max(l.cfg.BusyDownAfter, 4*l.est.srtt)
+	}
 	return max(l.cfg.DownAfter, 4*l.est.srtt)
 }
 
@@ -279,6 +289,8 @@ func (l *Liveness) probeAt(t time.Duration) time.Duration {
 	switch {
 	case l.probeNow:
 		return t
+	case l.state == paths.StateUp && !l.suspect && l.busy:
+		return after(l.lastProbe, l.cfg.BusyProbeInterval, t)
 	case l.state == paths.StateUp && !l.suspect:
 		// Idle probing: only when nothing was sent for an interval.
 		return after(l.lastSend, l.cfg.IdleProbeInterval, t)

@@ -363,8 +363,30 @@ func TestConfigDefaults(t *testing.T) {
 		MinDwell:             DefaultMinDwell,
 		LossWindow:           MaxLossWindow,
 		RateWindow:           DefaultRateWindow,
+		BusyProbeInterval:    DefaultBusyProbeInterval,
+		BusyDownAfter:        DefaultBusyDownAfter,
 	}
 	if c != want {
 		t.Errorf("withDefaults = %+v, want %+v", c, want)
+	}
+}
+
+// TestBusyBlackhole: a busy path (data without feedback) is probed every
+// 100 ms and goes Down about half a second after a blackhole, whatever the
+// phase of the fault, before a TCP sender's second retransmission (0.6 s).
+func TestBusyBlackhole(t *testing.T) {
+	for _, phase := range []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond, 90 * time.Millisecond} {
+		s := newSim(t, Config{}, 2*time.Millisecond)
+		s.establish()
+		s.l.SetBusy(true)
+		s.run(s.now.Add(time.Second + phase))
+		fault := s.now
+		s.lost = func(t time.Time) bool { return !t.Before(fault) }
+		for s.l.State() == paths.StateUp && s.now.Sub(fault) < 2*time.Second {
+			s.run(s.now.Add(time.Millisecond))
+		}
+		if d := s.now.Sub(fault); d > 560*time.Millisecond {
+			t.Errorf("phase %v: busy path Down %v after the fault, want ≤ 560 ms", phase, d)
+		}
 	}
 }
