@@ -162,7 +162,7 @@ func (n node) known(level string, known []string) {
 		case aliases[lk] != "" && slices.Contains(known, aliases[lk]):
 			n.r.add(key, "unknown key; did you mean %s?", aliases[lk])
 		default:
-			if s := suggest(k, known); s != "" {
+			if s := configs.Suggest(k, known); s != "" {
 				n.r.add(key, "unknown key; did you mean %s?", s)
 			} else {
 				n.r.add(key, "unknown key; valid keys here: %s", strings.Join(known, ", "))
@@ -648,44 +648,4 @@ func (n node) duration(k string) (time.Duration, bool) {
 		n.r.add(n.key(k), "must be a duration string like \"50ms\", not %s", typeName(v))
 	}
 	return 0, false
-}
-
-// suggest returns the key of known that k was probably meant to be: the
-// same but for case, or within edit distance 2 (and closer than k's own
-// length); "" if none is.
-func suggest(k string, known []string) string {
-	best, bd := "", 3
-	for _, c := range known {
-		if strings.EqualFold(k, c) {
-			return c
-		}
-		if d := editDistance(k, c); d < bd && d < len(k) {
-			best, bd = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	if len(a) > 256 || len(b) > 256 {
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

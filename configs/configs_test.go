@@ -695,8 +695,8 @@ func TestSuggest(t *testing.T) {
 		{name: "unrelated", key: "gateway", want: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := suggest(tc.key, known); got != tc.want {
-				t.Errorf("suggest(%q) = %q, want %q", tc.key, got, tc.want)
+			if got := Suggest(tc.key, known); got != tc.want {
+				t.Errorf("Suggest(%q) = %q, want %q", tc.key, got, tc.want)
 			}
 		})
 	}

@@ -99,10 +99,11 @@ func (p *problems) err() error {
 	return errors.Join(es...)
 }
 
-// suggest returns the key of known that k was probably meant to be: the same
-// but for case, or within edit distance 2 (and closer than k's own length);
-// "" if none is.
-func suggest(k string, known []string) string {
+// Suggest returns the key of known that k was probably meant to be: the
+// same but for case, or within edit distance 2 (and closer than k's own
+// length); "" if none is. The loaders of other TOML files (the policy
+// files) name unknown keys with it too.
+func Suggest(k string, known []string) string {
 	best, bd := "", 3
 	for _, c := range known {
 		if strings.EqualFold(k, c) {
@@ -115,8 +116,13 @@ func suggest(k string, known []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
+// editDistance is the Levenshtein distance between a and b, in bytes; for
+// strings longer than 256 bytes (no key is) the longer length, so that a
+// hostile file costs no quadratic time.
 func editDistance(a, b string) int {
+	if len(a) > 256 || len(b) > 256 {
+		return max(len(a), len(b))
+	}
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -208,7 +208,7 @@ func (n node) known(known ...string) {
 	}
 	slices.Sort(unknown)
 	for _, k := range unknown {
-		if s := suggest(k, known); s != "" {
+		if s := Suggest(k, known); s != "" {
 			n.p.add(n.key(k), "unknown key; did you mean %s?", s)
 		} else {
 			n.p.add(n.key(k), "unknown key; valid keys here: %s", strings.Join(known, ", "))
