@@ -182,6 +182,16 @@ func (a *Agent) SetPeer(name string, prefixes []netip.Prefix) {
 // SetSession installs the keys of a new signaling session of the mobile
 // router name, replacing its previous session.
 func (a *Agent) SetSession(name string, s Session) error {
+	return a.install(name, s, func(pe *peer, ks *keyState) error {
+		pe.keys.Store(&keySet{cur: ks, id: s.LocalIndex})
+		a.log.Info("session installed", "mr", name, "generation", s.Generation, "local_index", s.LocalIndex)
+		return nil
+	})
+}
+
+// install makes the keys of s and, under a.mu, hands them with name's peer
+// to set, then republishes the routing snapshot.
+func (a *Agent) install(name string, s Session, set func(*peer, *keyState) error) error {
 	ks, err := newKeyState(s, a.keyLife)
 	if err != nil {
 		return err
@@ -192,9 +202,10 @@ func (a *Agent) SetSession(name string, s Session) error {
 	if pe == nil {
 		return fmt.Errorf("tunnel: unknown mobile router %q", name)
 	}
-	pe.keys.Store(&keySet{cur: ks, id: s.LocalIndex})
+	if err := set(pe, ks); err != nil {
+		return err
+	}
 	a.rebuildLocked()
-	a.log.Info("session installed", "mr", name, "generation", s.Generation, "local_index", s.LocalIndex)
 	return nil
 }
 
@@ -203,23 +214,14 @@ func (a *Agent) SetSession(name string, s Session) error {
 // when the first such frame from the router authenticates; until then it
 // keeps sending under the current generation.
 func (a *Agent) Rekey(name string, s Session) error {
-	ks, err := newKeyState(s, a.keyLife)
-	if err != nil {
-		return err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	pe := a.peers[name]
-	if pe == nil {
-		return fmt.Errorf("tunnel: unknown mobile router %q", name)
-	}
-	old := pe.keys.Load()
-	if old == nil || old.cur == nil {
-		return fmt.Errorf("tunnel: rekey of %q without a session", name)
-	}
-	pe.keys.Store(&keySet{cur: old.cur, prev: old.prev, next: ks, id: old.id})
-	a.rebuildLocked()
-	return nil
+	return a.install(name, s, func(pe *peer, ks *keyState) error {
+		old := pe.keys.Load()
+		if old == nil || old.cur == nil {
+			return fmt.Errorf("tunnel: rekey of %q without a session", name)
+		}
+		pe.keys.Store(&keySet{cur: old.cur, prev: old.prev, next: ks, id: old.id})
+		return nil
+	})
 }
 
 // promote makes next, which just opened a frame from the router, the
