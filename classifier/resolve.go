@@ -890,7 +890,11 @@ func clearlyLess(c Criterion, a, b float64) int {
 	return 0
 }
 
-// weights returns the stripe weights of the paths in order.
+// weights returns the stripe weights of the paths in order: their shares
+// of the total capacity, each at least 1/(4n) of it. Capacity estimates
+// come from what the paths carried, so a path that got few flows looks
+// slow; without the floor it would get ever fewer flows and never show
+// what it can do.
 func (e *env) weights(order []int) []uint32 {
 	w := make([]uint32, len(order))
 	total := 0.0
@@ -902,10 +906,11 @@ func (e *env) weights(order []int) []uint32 {
 		}
 		total += c
 	}
+	floor := uint32(max(1, weightScale/(4*len(order))))
 	for i, pi := range order {
 		w[i] = stripeNone
 		if total > 0 && !math.IsInf(total, 0) {
-			w[i] = max(1, uint32(math.Round(e.paths[pi].Capacity/total*weightScale)))
+			w[i] = max(floor, uint32(math.Round(e.paths[pi].Capacity/total*weightScale)))
 		}
 	}
 	return w

@@ -299,6 +299,12 @@ func TestResolve(t *testing.T) {
 			want:  []string{"a/r/stripe stripe [10,20] w[1 1]"},
 		},
 		{
+			name:  "stripe keeps a share for a path that carried little: floor 1/(4n)",
+			sets:  []PolicySet{set("a", pol("stripe", func(p *Policy) { p.Mode = ModeStripe }))},
+			paths: []PathInfo{wifi, with(lte, func(p *PathInfo) { p.Capacity = 1e5 })},
+			want:  []string{"a/r/stripe stripe [10,20] w[998 125]"},
+		},
+		{
 			name: "conditions",
 			sets: []PolicySet{
 				{Requester: "a", Rules: []Rule{

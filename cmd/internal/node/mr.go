@@ -284,8 +284,14 @@ type rateFilter struct {
 // rateWindow is how long a delivery-rate sample counts.
 const rateWindow = 30 * time.Second
 
+// minRateSample is the lowest delivery rate, in bit/s, that counts as a
+// capacity sample. A path that carries only keepalives and probes (a few
+// kbit/s) has an unknown capacity, not a tiny one: stripe weights then
+// split evenly rather than starve it.
+const minRateSample = 256e3
+
 func (f *rateFilter) add(now time.Time, rate float64) {
-	if rate <= 0 {
+	if rate < minRateSample {
 		return
 	}
 	f.samples[f.n%len(f.samples)].at, f.samples[f.n%len(f.samples)].rate = now, rate
