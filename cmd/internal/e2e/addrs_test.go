@@ -7,6 +7,9 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +19,8 @@ import (
 
 // TestSecondAddressAndVLAN adds two more paths: a second IPv4 address on
 // wan1 (two paths on one interface, told apart by their source) and a VLAN
-// sub-interface on wan2. All paths come up and carry flows. A kernel
+// sub-interface on wan2. All paths come up and carry the flows that a
+// policy sends them by tag. A kernel
 // without 802.1Q support (like this project's CI machine) runs the test
 // without the VLAN path and says so.
 func TestSecondAddressAndVLAN(t *testing.T) {
@@ -52,14 +56,33 @@ func TestSecondAddressAndVLAN(t *testing.T) {
 			t.Fatalf("%v: %v: %s", c, err, out)
 		}
 	}
+	// Each path gets a tag, and a policy sends four of the sixteen
+	// transfers below to the path with each tag: every path must carry
+	// its four, whatever the flow hash does.
+	var pol strings.Builder
+	tags := []string{"one", "two", "three", "four"}
+	if !vlan {
+		tags = tags[:3] // the last four transfers go wherever the default sends them
+	}
+	for i, tag := range tags {
+		fmt.Fprintf(&pol, "[[rule]]\nname = %q\n  [[rule.policy]]\n  name = %q\n  target = \"both\"\n"+
+			"  proto = \"tcp\"\n  dst_ports = [\"%d-%d\"]\n  require_tags = [%q]\n  strict = true\n\n",
+			tag, tag, 5200+4*i, 5203+4*i, tag)
+	}
+	polFile := filepath.Join(t.TempDir(), "paths.toml")
+	if err := os.WriteFile(polFile, []byte(pol.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	want := 3
 	e := startOn(t, topo, func(cfg string) string {
-		cfg += "\n[[uplink]]\nname = \"wan1b\"\ninterface = \"wan1\"\nbid = 3\nsource = \"198.18.1.3\"\n"
+		cfg = strings.Replace(cfg, "name = \"wan1\"\n", "name = \"wan1\"\ntags = [\"one\"]\n", 1)
+		cfg = strings.Replace(cfg, "name = \"wan2\"\n", "name = \"wan2\"\ntags = [\"two\"]\n", 1)
+		cfg += "\n[[uplink]]\nname = \"wan1b\"\ninterface = \"wan1\"\nbid = 3\nsource = \"198.18.1.3\"\ntags = [\"three\"]\n"
 		if vlan {
 			want = 4
-			cfg += "\n[[uplink]]\nname = \"vlan7\"\ninterface = \"wan2.7\"\nbid = 4\nsource = \"198.18.7.2\"\n"
+			cfg += "\n[[uplink]]\nname = \"vlan7\"\ninterface = \"wan2.7\"\nbid = 4\nsource = \"198.18.7.2\"\ntags = [\"four\"]\n"
 		}
-		return cfg
+		return cfg + "\n[policy]\nfiles = [" + strconv.Quote(polFile) + "]\n"
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -86,8 +109,10 @@ func TestSecondAddressAndVLAN(t *testing.T) {
 	for k := range after {
 		data := (after[k].TxPackets - after[k].KeepalivesTx) - (before[k].TxPackets - before[k].KeepalivesTx)
 		t.Logf("path %d (%s): %d data packets", after[k].BID, after[k].Name, data)
-		if data == 0 {
-			t.Errorf("path %d (%s) carried no flow of 16", after[k].BID, after[k].Name)
+		// Four transfers of 256 KiB in packets of at most 1500 bytes.
+		if data < 4*256<<10/1500 {
+			t.Errorf("path %d (%s) carried %d packets, fewer than the four transfers its policy sends it",
+				after[k].BID, after[k].Name, data)
 		}
 	}
 	for _, p := range e.haStatus(t).Peers[0].Paths {
