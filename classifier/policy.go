@@ -124,8 +124,10 @@ const (
 	// ModeSingle pins each flow to the first Up BID of the decision; the
 	// rest is the failover order.
 	ModeSingle Mode = iota
-	// ModeStripe spreads one flow's packets over all the BIDs in
-	// proportion to their weights (the receiver reorders).
+	// ModeStripe spreads the flows of a rule over all its BIDs in
+	// proportion to their weights, each flow on one path (a flow-hash
+	// pick). Spreading one flow's packets, with a reorder buffer at the
+	// receiver, is not built yet.
 	ModeStripe
 	// ModeRedundant sends a copy of every packet on each BID; the first
 	// copy to arrive wins.
