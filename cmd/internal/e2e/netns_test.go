@@ -502,6 +502,32 @@ func TestBlackholeFailover(t *testing.T) {
 	}
 }
 
+// TestOneWayFailure drops only what the home agent sends on uplink 1
+// (reliability scenario S09): the router's packets still arrive, but no
+// probe is answered, so the path must go down all the same, and its flows,
+// both directions, move within the blackhole's budget.
+func TestOneWayFailure(t *testing.T) {
+	e := setup(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 100}, {RateMbit: 100}}})
+	time.Sleep(2500 * time.Millisecond)
+	worst := e.stallsAround(t, func() {
+		for _, peer := range []string{"198.18.1.2", "fd00:1::2"} {
+			args := []string{"ip", "neigh", "replace", peer, "lladdr", "02:00:5e:00:00:99", "dev", "wan1", "nud", "permanent"}
+			if out, err := e.topo.Command(testbed.HA, args...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v: %s", args, err, out)
+			}
+		}
+	})
+	for _, p := range e.mrStatus(t).Tunnel.Paths {
+		if p.BID == 1 && p.Up {
+			t.Errorf("path 1 still up with its downlink dropped: %+v", p)
+		}
+	}
+	t.Logf("longest stall of any flow after the downlink of path 1 went silent: %v", worst)
+	if worst > 1500*time.Millisecond {
+		t.Errorf("longest stall %v; want <= 1.5s", worst)
+	}
+}
+
 // TestLinkDownFailover takes the IPv4 uplink's link down (on the router's
 // side) in the middle of TCP transfers: the link monitor takes the path out
 // at once and its flows move to the other uplink.
