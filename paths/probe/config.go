@@ -20,6 +20,8 @@ const (
 	DefaultRateWindow           = 10 * time.Second
 	DefaultBusyProbeInterval    = 100 * time.Millisecond
 	DefaultBusyDownAfter        = 450 * time.Millisecond
+	DefaultLongDown             = 5 * time.Second
+	DefaultQuickUpAfter         = 200 * time.Millisecond
 
 	// MaxLossWindow is the largest LossWindow; larger values are clamped.
 	MaxLossWindow = 4096
@@ -91,6 +93,15 @@ type Config struct {
 	// Defaults 100 ms and 450 ms.
 	BusyProbeInterval time.Duration
 	BusyDownAfter     time.Duration
+
+	// A path that was Down for at least LongDown before its current run
+	// of replies began comes Up after QuickUpAfter of that run instead of
+	// UpAfter (and UpAfterProbes replies). UpAfter damps a flapping path,
+	// but a path silent for seconds is not flapping: it was out of reach
+	// (a road tunnel, a lift) and is back, and its flows have waited long
+	// enough. MinDwell still holds. Defaults 5 s and 200 ms.
+	LongDown     time.Duration
+	QuickUpAfter time.Duration
 }
 
 // withDefaults returns c with every unset or invalid field replaced by its
@@ -120,5 +131,7 @@ func (c Config) withDefaults() Config {
 	dur(&c.RateWindow, DefaultRateWindow)
 	dur(&c.BusyProbeInterval, DefaultBusyProbeInterval)
 	dur(&c.BusyDownAfter, DefaultBusyDownAfter)
+	dur(&c.LongDown, DefaultLongDown)
+	dur(&c.QuickUpAfter, DefaultQuickUpAfter)
 	return c
 }

@@ -89,7 +89,12 @@
 //     a second after a blackhole, before a TCP sender's second
 //     retransmission timeout (TestBusyBlackhole).
 //   - Up: a run of replies with no overdue silence of SuspectAfter between
-//     them has lasted UpAfter (800 ms) and holds UpAfterProbes (3) replies.
+//     them has lasted UpAfter (800 ms) and holds UpAfterProbes (3) replies;
+//     QuickUpAfter (200 ms) instead if the path had been Down for LongDown
+//     (5 s) when the run began: a path back from a long outage is not
+//     flapping (TestQuickRejoinAfterLongOutage: Up ≤ 1 s after the heal).
+//     After [Liveness.Renew] (a new session with the peer), a Down path
+//     comes Up QuickUpAfter into its replies, MinDwell or not.
 //   - Dwell: Tick changes the state only MinDwell (2 s) after the previous
 //     change (LinkDown's included); LinkDown alone ignores the dwell.
 //

@@ -48,6 +48,10 @@ type Liveness struct {
 	probeM      time.Duration // the DownAfterProbes-th of those, or none
 	runStart    time.Duration // Down: first reply of the current run
 	runCount    int           // Down: replies in the current run (0: none)
+	runQuick    bool          // Down: the run began after a long silence (QuickUpAfter)
+	lastLink    time.Duration // last LinkDown, or none
+	lastReply   time.Duration // last OnReceive, or none
+	renewed     bool          // Renew since the last change
 	busy        bool          // SetBusy: carries data without feedback
 }
 
@@ -69,6 +73,8 @@ func NewLiveness(cfg Config, now time.Time) *Liveness {
 		lastSend:  none,
 		lastProbe: none,
 		probeM:    none,
+		lastLink:  none,
+		lastReply: none,
 	}
 	l.est.init(l.cfg)
 	return l
@@ -110,12 +116,29 @@ func (l *Liveness) OnReceive(now time.Time) {
 	t := now.Sub(l.base)
 	if l.state == paths.StateDown {
 		if l.runCount == 0 || l.missing(t, l.replyTimeout()) {
+			// A run after LongDown without a reply, a link event or a
+			// state change is a return from an outage, not a flap.
+			calm := max(l.lastReply, l.lastLink, l.lastChange)
 			l.runStart, l.runCount = t, 0
+			l.runQuick = l.changedOnce && t-calm >= l.cfg.LongDown
 		}
 		l.runCount++
 	}
-	l.lastRecv, l.pending, l.probes, l.probeM = t, none, 0, none
+	l.lastRecv, l.lastReply, l.pending, l.probes, l.probeM = t, t, none, 0, none
 	l.suspect = false
+}
+
+// Renew records that the peer's state was renewed at now (a new signaling
+// session: new keys, perhaps a restarted peer). The path is probed at the
+// next Tick; if it is Down, replies bring it Up after QuickUpAfter, without
+// waiting out MinDwell: its silence was the end of the old session, not a
+// flap. Sessions cannot flap faster than their handshakes.
+func (l *Liveness) Renew(now time.Time) {
+	l.probeNow = true
+	if l.state == paths.StateDown {
+		l.renewed = true
+		l.runCount = 0 // replies under the old session count for nothing
+	}
 }
 
 // LinkDown takes the path Down at now, regardless of MinDwell, because the
@@ -127,6 +150,7 @@ func (l *Liveness) LinkDown(now time.Time) (changed bool) {
 		return false
 	}
 	l.linkDown, l.suspect, l.probeNow = true, false, false
+	l.lastLink = now.Sub(l.base)
 	l.pending, l.probes, l.probeM = none, 0, none
 	l.runCount = 0
 	if l.state == paths.StateUp {
@@ -231,7 +255,7 @@ func (l *Liveness) sent(t time.Duration, probe bool) {
 
 func (l *Liveness) setState(s paths.State, t time.Duration) {
 	l.state, l.lastChange, l.changedOnce = s, t, true
-	l.suspect = false
+	l.suspect, l.renewed = false, false
 	l.runCount = 0
 }
 
@@ -272,9 +296,19 @@ func (l *Liveness) downAt(g, tDown time.Duration) time.Duration {
 	return max(l.lastRecv+tDown, l.probeM+g, l.dwellEnd())
 }
 
-// upAt is when a Down path whose run holds UpAfterProbes replies comes Up.
+// upAt is when a Down path whose run holds UpAfterProbes replies comes Up:
+// UpAfter into the run, or QuickUpAfter if the run began LongDown after
+// the last reply, link event and state change; after Renew, QuickUpAfter
+// and no dwell.
 func (l *Liveness) upAt() time.Duration {
-	return max(l.runStart+l.cfg.UpAfter, l.dwellEnd())
+	upAfter := l.cfg.UpAfter
+	if l.runQuick || l.renewed {
+		upAfter = min(upAfter, l.cfg.QuickUpAfter)
+	}
+	if l.renewed {
+		return l.runStart + upAfter
+	}
+	return max(l.runStart+upAfter, l.dwellEnd())
 }
 
 func (l *Liveness) dwellEnd() time.Duration {

@@ -242,6 +242,92 @@ func TestRejoin(t *testing.T) {
 	}
 }
 
+// TestQuickRejoinAfterLongOutage: a path that was Down for LongDown or
+// more (silent, or with its link down) comes Up QuickUpAfter into its run
+// of replies, within 1 s of the heal at RTT ≤ 200 ms; after a shorter
+// outage it waits the full UpAfter.
+func TestQuickRejoinAfterLongOutage(t *testing.T) {
+	for _, rtt := range rtts {
+		for _, outage := range []time.Duration{3 * time.Second, 20 * time.Second} {
+			for _, link := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%v/%v/link=%v", rtt, outage, link), func(t *testing.T) {
+					var worst time.Duration
+					for heal := time.Duration(0); heal < 600*time.Millisecond; heal += 23 * time.Millisecond {
+						s := newSim(t, Config{}, rtt)
+						s.establish()
+						fault := s.now
+						end := fault.Add(outage + heal)
+						if link {
+							s.linkDown()
+							s.run(end)
+							s.linkUp()
+						} else {
+							s.lost = func(t time.Time) bool { return !t.Before(fault) && t.Before(end) }
+						}
+						s.run(end.Add(5 * time.Second))
+						up, ok := s.firstChange(end, paths.StateUp)
+						if !ok {
+							t.Fatalf("heal %v: never came back: %v", heal, s.changes)
+						}
+						first := up
+						for _, r := range s.replyLog {
+							if !r.Before(end) {
+								first = r
+								break
+							}
+						}
+						if outage < DefaultLongDown && up.Sub(first) < DefaultUpAfter {
+							t.Errorf("heal %v: up %v after the first reply, less than UpAfter after a short outage", heal, up.Sub(first))
+						}
+						worst = max(worst, up.Sub(end))
+					}
+					t.Logf("up ≤ %v after the outage ended", worst)
+					if outage >= DefaultLongDown && worst > time.Second {
+						t.Errorf("up %v after a long outage ended, want ≤ 1 s", worst)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestRenewSkipsDwell: a path that went Down with the old session (the
+// peer restarted) comes Up QuickUpAfter into the replies after Renew,
+// long before MinDwell ends; without Renew it waits for the dwell.
+func TestRenewSkipsDwell(t *testing.T) {
+	for _, renew := range []bool{false, true} {
+		t.Run(fmt.Sprint("renew=", renew), func(t *testing.T) {
+			s := newSim(t, Config{}, 10*time.Millisecond)
+			s.data = 10 * time.Millisecond
+			s.establish()
+			fault := s.now
+			s.lost = func(t time.Time) bool { return !t.Before(fault) }
+			for s.l.State() == paths.StateUp {
+				s.run(s.now.Add(time.Millisecond))
+			}
+			down := s.now
+			s.run(down.Add(100 * time.Millisecond))
+			s.lost = func(time.Time) bool { return false }
+			if renew {
+				s.l.Renew(s.now)
+			}
+			back := s.now
+			s.run(back.Add(3 * time.Second))
+			up, ok := s.firstChange(back, paths.StateUp)
+			if !ok {
+				t.Fatalf("never came back: %v", s.changes)
+			}
+			t.Logf("up %v after the peer was back", up.Sub(back))
+			switch {
+			case renew && up.Sub(back) > DefaultQuickUpAfter+50*time.Millisecond:
+				t.Errorf("up %v after Renew, want about QuickUpAfter", up.Sub(back))
+			case !renew && up.Before(down.Add(DefaultMinDwell)):
+				t.Errorf("up %v after the Down without Renew, inside MinDwell", up.Sub(down))
+			}
+		})
+	}
+}
+
 // TestFlapping: a path that flaps every 500 ms for 20 s (blackhole or
 // link) changes state at most once per 2 s; here it stays Down.
 func TestFlapping(t *testing.T) {
@@ -365,6 +451,8 @@ func TestConfigDefaults(t *testing.T) {
 		RateWindow:           DefaultRateWindow,
 		BusyProbeInterval:    DefaultBusyProbeInterval,
 		BusyDownAfter:        DefaultBusyDownAfter,
+		LongDown:             DefaultLongDown,
+		QuickUpAfter:         DefaultQuickUpAfter,
 	}
 	if c != want {
 		t.Errorf("withDefaults = %+v, want %+v", c, want)

@@ -45,6 +45,7 @@ type sim struct {
 	nextData  time.Time
 	nextTick  time.Time
 	probeLog  []time.Time
+	replyLog  []time.Time
 	changes   []change
 	lastReply time.Time
 }
@@ -110,6 +111,7 @@ func (s *sim) run(until time.Time) {
 			}
 			s.l.OnReceive(s.now)
 			s.lastReply = s.now
+			s.replyLog = append(s.replyLog, s.now)
 		}
 		if s.data > 0 && !s.nextData.After(s.now) {
 			s.l.OnSend(s.now)
