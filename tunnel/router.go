@@ -80,11 +80,15 @@ type Router struct {
 	kick chan struct{}  // wakes the keepalive loop
 	// probeAll asks maintainLoop to probe every path at once (after a rekey).
 	probeAll atomic.Bool
-	cache    *classifier.FlowCache // owned by readLoop
-	copies   copies                // owned by readLoop
-	dups     *dupFilter            // copies from the home agent
-	drops    drops
-	dropLog  *dropLog
+	// renew tells maintainLoop that a new session began: every path
+	// re-confirms itself at once, and a Down one comes back quickly
+	// (probe.Liveness.Renew).
+	renew   atomic.Bool
+	cache   *classifier.FlowCache // owned by readLoop
+	copies  copies                // owned by readLoop
+	dups    *dupFilter            // copies from the home agent
+	drops   drops
+	dropLog *dropLog
 }
 
 // pathSet is an immutable snapshot of the paths, sorted by BID, and of the
@@ -282,6 +286,7 @@ func (r *Router) SetSession(s Session) error {
 	}
 	r.keys.Store(&keySet{cur: ks})
 	r.log.Info("session installed", "generation", s.Generation, "local_index", s.LocalIndex, "peer_index", s.PeerIndex, "suite", s.Suite)
+	r.renew.Store(true)
 	r.poke()
 	return nil
 }
@@ -672,6 +677,7 @@ func (r *Router) maintainLoop(ctx context.Context) {
 			ks = nil
 		}
 		probeAll := r.probeAll.Swap(false)
+		renew := r.renew.Swap(false)
 		next := now.Add(time.Second)
 		changed := false
 		for _, p := range r.paths.Load().paths {
@@ -685,6 +691,9 @@ func (r *Router) maintainLoop(ctx context.Context) {
 			// sooner (probe.Config.BusyDownAfter): its flows get no other
 			// feedback, and a TCP sender's retransmissions back off.
 			l.SetBusy(now.UnixNano()-p.lastData.Load() < int64(busyWindow))
+			if renew {
+				l.Renew(now)
+			}
 			switch link {
 			case -1:
 				changed = l.LinkDown(now) || changed
