@@ -558,3 +558,54 @@ func TestRemotePolicyRequest(t *testing.T) {
 		t.Fatalf("request to an unknown MR: %v", err)
 	}
 }
+
+// closeConn records that it was closed.
+type closeConn struct {
+	*cutConn
+	closed atomic.Bool
+}
+
+func (c *closeConn) Close() error { c.closed.Store(true); return c.cutConn.Close() }
+
+// With ListenAll, a router whose preferred uplink is dead connects over
+// the next one raceDelay later, not after the dead one's handshake
+// timeout, and closes the loser's socket.
+func TestDialRaceOverDeadUplink(t *testing.T) {
+	leakCheck(t)
+	var dead *closeConn
+	listenAll := func() ([]Socket, error) {
+		a, err := loopbackListen()
+		if err != nil {
+			return nil, err
+		}
+		b, err := loopbackListen()
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		dead = &closeConn{cutConn: &cutConn{PacketConn: a}}
+		dead.cut.Store(true)
+		return []Socket{{Name: "dead", Conn: dead}, {Name: "good", Conn: b}}, nil
+	}
+	var uplink atomic.Pointer[string]
+	start := time.Now()
+	p := newSessionPair(t, nil, func(o *ClientOptions) {
+		o.ListenAll = listenAll
+		next := o.OnSession
+		o.OnSession = func(s Session) { uplink.Store(&s.Uplink); next(s) }
+	})
+	took := time.Since(start)
+	if u := uplink.Load(); u == nil || *u != "good" {
+		t.Errorf("session set up over %v, want the working uplink", u)
+	}
+	if took >= handshakeTimeout {
+		t.Errorf("session took %v: the dead uplink's handshake timeout (%v) was waited out", took, handshakeTimeout)
+	}
+	if !dead.closed.Load() {
+		t.Error("the losing socket was not closed")
+	}
+	if st := p.c.Stats(); st.ConnectsTotal != 1 || st.FailuresTotal != 0 {
+		t.Errorf("stats: %+v, want one attempt that succeeded", st)
+	}
+	t.Logf("session over the second uplink after %v", took.Round(time.Millisecond))
+}

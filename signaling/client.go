@@ -61,6 +61,16 @@ type ClientOptions struct {
 	// it to an uplink). The client owns and closes it. Nil means an
 	// ephemeral socket on all addresses.
 	Listen func() (net.PacketConn, error)
+	// ListenAll returns the UDP sockets for one connection attempt, one
+	// per uplink, in order of preference; the client owns and closes
+	// them. The client dials the HA on the first, and on each next one
+	// after a further raceDelay without a handshake, or at once when the
+	// one before fails (as Happy Eyeballs does across address families,
+	// RFC 8305): a router whose preferred uplink is dead connects over
+	// another without waiting out a handshake timeout. It keeps the
+	// connection that completes first and closes the others. Nil means
+	// one socket from Listen. Listen still serves migration.
+	ListenAll func() ([]Socket, error)
 	// OnSession is called each time a session is established. It must not
 	// block.
 	OnSession func(Session)
@@ -120,6 +130,13 @@ type ClientStats struct {
 	// made anew).
 	MigrationsTotal        uint64 `json:"migrations_total"`
 	MigrationFailuresTotal uint64 `json:"migration_failures_total"`
+}
+
+// Socket is one candidate socket of a connection attempt: Name (an
+// uplink's name) reaches the session as Session.Uplink.
+type Socket struct {
+	Name string
+	Conn net.PacketConn
 }
 
 // StatusError is the error of a binding update the HA rejected.
@@ -307,14 +324,15 @@ func poke(ch chan struct{}) {
 
 // Run keeps a session with the HA until ctx ends. A lost session is retried
 // at once (within a random 250 ms), then every 2 s for ten minutes, then
-// with backoff (1 s doubling to 32 s, plus up to a fifth at random); a
-// session resets the schedule. It returns nil when ctx
+// with backoff (1 s doubling to 32 s, plus up to a fifth at random),
+// counted from the start of each attempt; a session resets the schedule. It returns nil when ctx
 // ends, after every goroutine and socket it started is gone. Run must not
 // be called more than once at a time.
 func (c *Client) Run(ctx context.Context) error {
 	delay := minBackoff
 	var lost time.Time // when the last session was lost
 	for {
+		began := time.Now()
 		established, err := c.attempt(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -337,8 +355,13 @@ func (c *Client) Run(ctx context.Context) error {
 		if !lost.IsZero() && time.Since(lost) < recentWindow {
 			delay = min(delay, recentBackoff)
 		}
-		c.log.Warn("connect failed", "err", err, "retry_in", delay)
-		if !sleepCtx(ctx, delay+jitter(delay/5)) {
+		// The delay counts from the start of the attempt: one that spent
+		// its handshake timeout on dead uplinks is followed at once, so
+		// that an uplink coming back (out of a road tunnel) is tried
+		// within a few seconds, not a handshake timeout plus a backoff.
+		wait := max(0, delay-time.Since(began)) + jitter(delay/5)
+		c.log.Warn("connect failed", "err", err, "retry_in", wait.Round(time.Millisecond))
+		if !sleepCtx(ctx, wait) {
 			return nil
 		}
 		delay = nextBackoff(delay)
@@ -400,25 +423,18 @@ func (c *Client) bindingUpdate(idx uint32) *msg.BindingUpdate {
 // whether a session was set up; err is why the attempt ended.
 func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 	c.connects.Add(1)
-	listen := c.opts.Listen
-	if listen == nil {
-		listen = func() (net.PacketConn, error) { return net.ListenUDP("udp", nil) }
-	}
-	pc, err := listen()
+	socks, err := c.listenAll()
 	if err != nil {
 		return false, fmt.Errorf("listen: %w", err)
 	}
-	pc = tolerant(pc)
-	defer pc.Close()
-	tr := &quic.Transport{Conn: pc}
-	defer tr.Close()
-
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	conn, err := tr.Dial(setupCtx, c.server, c.tlsConf, quicConfig(true))
+	conn, tr, uplink, err := c.dialRace(setupCtx, socks)
 	if err != nil {
 		return false, fmt.Errorf("dial: %w", err)
 	}
+	defer tr.Conn.Close()
+	defer tr.Close()
 	// Close the connection when ctx ends, and always before returning; the
 	// closer goroutine is waited for.
 	closed := make(chan struct{})
@@ -438,7 +454,8 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 		return false, err
 	}
 	c.sessions.Add(1)
-	c.log.Info("session up", "local_index", sess.LocalIndex, "peer_index", sess.PeerIndex, "bids", len(sess.BIDs))
+	sess.Uplink = uplink
+	c.log.Info("session up", "local_index", sess.LocalIndex, "peer_index", sess.PeerIndex, "bids", len(sess.BIDs), "uplink", uplink)
 	if c.opts.OnSession != nil {
 		c.opts.OnSession(sess)
 	}
@@ -453,6 +470,131 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 		c.opts.OnDown(err)
 	}
 	return true, err
+}
+
+// listenAll returns the candidate sockets of one attempt, each wrapped so
+// that send errors from a vanished route count as loss.
+func (c *Client) listenAll() ([]Socket, error) {
+	var socks []Socket
+	switch {
+	case c.opts.ListenAll != nil:
+		var err error
+		if socks, err = c.opts.ListenAll(); err != nil {
+			return nil, err
+		}
+		if len(socks) == 0 {
+			return nil, errors.New("no socket to dial from")
+		}
+	case c.opts.Listen != nil:
+		pc, err := c.opts.Listen()
+		if err != nil {
+			return nil, err
+		}
+		socks = []Socket{{Conn: pc}}
+	default:
+		pc, err := net.ListenUDP("udp", nil)
+		if err != nil {
+			return nil, err
+		}
+		socks = []Socket{{Conn: pc}}
+	}
+	for i := range socks {
+		socks[i].Conn = tolerant(socks[i].Conn)
+	}
+	return socks, nil
+}
+
+// raceDelay is how long a handshake has before the next uplink's starts
+// alongside it: more than a handshake takes on a working path (one round
+// trip, and a retransmitted Initial on a lossy one), well under the
+// handshake timeout a dead path costs.
+const raceDelay = 400 * time.Millisecond
+
+// dialTimeout bounds the handshakes of one attempt. QUIC backs off its
+// Initial retransmissions (about 0.3, 0.9, 2.1, 4.5 s after the first);
+// a fresh attempt every 3 s instead keeps the gap between Initials under
+// 1.3 s, so a router whose uplinks come back connects within about a
+// second. A handshake takes 1–2 round trips, well inside 3 s even on a
+// satellite link.
+const dialTimeout = 3 * time.Second
+
+// dialRace dials the HA on socks in order, starting each after raceDelay
+// or the failure of the one before, and returns the first connection to
+// complete its handshake with its transport and socket name. The other
+// dials are cancelled and their sockets closed; so are all if none
+// succeeds.
+func (c *Client) dialRace(ctx context.Context, socks []Socket) (*quic.Conn, *quic.Transport, string, error) {
+	type result struct {
+		i    int
+		conn *quic.Conn
+		err  error
+	}
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	trs := make([]*quic.Transport, len(socks))
+	for i, s := range socks {
+		trs[i] = &quic.Transport{Conn: s.Conn}
+	}
+	results := make(chan result, len(socks))
+	started, pending := 0, 0
+	start := func() {
+		i := started
+		started++
+		pending++
+		go func() {
+			conn, err := trs[i].Dial(ctx, c.server, c.tlsConf, quicConfig(true))
+			results <- result{i, conn, err}
+		}()
+	}
+	start()
+	timer := time.NewTimer(raceDelay)
+	defer timer.Stop()
+	winner := -1
+	var conn *quic.Conn
+	var errs []error
+	for pending > 0 {
+		select {
+		case <-timer.C:
+			if started < len(socks) && winner < 0 {
+				start()
+				timer.Reset(raceDelay)
+			}
+		case r := <-results:
+			pending--
+			switch {
+			case r.err != nil:
+				if name := socks[r.i].Name; name != "" {
+					r.err = fmt.Errorf("%s: %w", name, r.err)
+				}
+				errs = append(errs, r.err)
+				if winner < 0 && started < len(socks) {
+					start()
+					timer.Reset(raceDelay)
+				}
+			case winner < 0:
+				winner, conn = r.i, r.conn
+				cancel() // the other dials end
+			default:
+				r.conn.CloseWithError(codeClose, "another uplink won")
+			}
+		}
+	}
+	for i, tr := range trs {
+		switch {
+		case i >= started:
+			tr.Conn.Close() // never dialed: the transport never ran
+		case i != winner:
+			tr.Close()
+			tr.Conn.Close()
+		}
+	}
+	if winner < 0 {
+		return nil, nil, "", errors.Join(errs...)
+	}
+	if len(socks) > 1 {
+		c.log.Debug("dial race won", "uplink", socks[winner].Name, "started", started)
+	}
+	return conn, trs[winner], socks[winner].Name, nil
 }
 
 // register sends the binding update on a new stream and checks the

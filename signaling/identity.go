@@ -43,6 +43,9 @@ type Session struct {
 	SendKey, RecvKey [KeyLen]byte
 	// BIDs are the MR's registered paths.
 	BIDs []paths.BID
+	// Uplink names the socket the MR's connection was set up on
+	// (ClientOptions.ListenAll); empty on the HA.
+	Uplink string
 }
 
 // NewTLSCertificate returns a self-signed X.509 certificate over priv's

@@ -103,6 +103,7 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 		BIDs:       bids,
 		Prefixes:   cfg.Router.Prefixes,
 		Listen:     m.listenSignaling,
+		ListenAll:  m.listenAllSignaling,
 		OnSession:  m.onSession,
 		OnDown: func(err error) {
 			m.connected.Store(false)
@@ -137,6 +138,9 @@ func (m *MobileRouter) onSession(s signaling.Session) {
 	if err != nil {
 		m.log.Error("install session", "err", err)
 		return
+	}
+	if s.Uplink != "" {
+		m.sigIface.Store(&s.Uplink)
 	}
 	m.connected.Store(true)
 	m.sessions.Add(1)
@@ -311,12 +315,10 @@ func (f *rateFilter) max(now time.Time) float64 {
 // listenSignaling opens the signaling socket on an open uplink, with an
 // address of the signaling address's family (the uplink's own source, or
 // another address of its interface), starting after the uplink used last,
-// so that a connection that keeps failing, or migrates, moves across the
-// uplinks. Uplinks whose path is Down come last: a path is also Down when
-// the home agent lost the session's keys (it restarted), and then only a
-// new session brings it back.
+// so that a migration moves across the uplinks. Uplinks whose path is Down
+// come last: a path is also Down when the home agent lost the session's
+// keys (it restarted), and then only a new session brings it back.
 func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
-	want4 := m.cfg.HomeAgent.Signaling.Addr().Is4()
 	last := m.sigIface.Load()
 	start := 0
 	ups := m.uplinkList()
@@ -329,28 +331,15 @@ func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 	for _, wantUsable := range []bool{true, false} {
 		for k := range ups {
 			u := ups[(start+k)%len(ups)]
-			u.mu.Lock()
-			src, open := u.source, u.open
-			u.mu.Unlock()
-			if !open || m.usable(u.cfg.BID) != wantUsable {
+			if m.usable(u.cfg.BID) != wantUsable {
 				continue
 			}
-			if src.Is4() != want4 {
-				src = netip.Addr{}
-				as, _ := m.env.InterfaceAddrs(u.cfg.Interface)
-				for _, a := range as {
-					if a.Is4() == want4 {
-						src = a
-						break
-					}
-				}
-				if !src.IsValid() {
-					continue
-				}
-			}
-			pc, err := m.env.ListenPacket(u.cfg.Interface, netip.AddrPortFrom(src, 0))
+			pc, err := m.openSignaling(u)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("uplink %s: %w", u.cfg.Name, err))
+				errs = append(errs, err)
+				continue
+			}
+			if pc == nil {
 				continue
 			}
 			name := u.cfg.Name
@@ -362,6 +351,74 @@ func (m *MobileRouter) listenSignaling() (net.PacketConn, error) {
 		return nil, errors.New("no open uplink with an address of the signaling address's family")
 	}
 	return nil, errors.Join(errs...)
+}
+
+// listenAllSignaling opens a signaling socket on every open uplink with an
+// address of the signaling address's family, for the client to race its
+// handshakes over: the uplink used last first, then those whose path is
+// not Down, then the rest, each group in configuration order.
+func (m *MobileRouter) listenAllSignaling() ([]signaling.Socket, error) {
+	last := m.sigIface.Load()
+	ups := slices.Clone(m.uplinkList())
+	rank := func(u *uplink) int {
+		switch {
+		case last != nil && u.cfg.Name == *last:
+			return 0
+		case m.usable(u.cfg.BID):
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(ups, func(a, b *uplink) int { return rank(a) - rank(b) })
+	var socks []signaling.Socket
+	var errs []error
+	for _, u := range ups {
+		pc, err := m.openSignaling(u)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if pc != nil {
+			socks = append(socks, signaling.Socket{Name: u.cfg.Name, Conn: pc})
+		}
+	}
+	if len(socks) == 0 {
+		if len(errs) == 0 {
+			return nil, errors.New("no open uplink with an address of the signaling address's family")
+		}
+		return nil, errors.Join(errs...)
+	}
+	return socks, nil
+}
+
+// openSignaling opens a signaling socket on uplink u with an address of
+// the signaling address's family; nil, nil if u is not open or has none.
+func (m *MobileRouter) openSignaling(u *uplink) (net.PacketConn, error) {
+	want4 := m.cfg.HomeAgent.Signaling.Addr().Is4()
+	u.mu.Lock()
+	src, open := u.source, u.open
+	u.mu.Unlock()
+	if !open {
+		return nil, nil
+	}
+	if src.Is4() != want4 {
+		src = netip.Addr{}
+		as, _ := m.env.InterfaceAddrs(u.cfg.Interface)
+		for _, a := range as {
+			if a.Is4() == want4 {
+				src = a
+				break
+			}
+		}
+		if !src.IsValid() {
+			return nil, nil
+		}
+	}
+	pc, err := m.env.ListenPacket(u.cfg.Interface, netip.AddrPortFrom(src, 0))
+	if err != nil {
+		return nil, fmt.Errorf("uplink %s: %w", u.cfg.Name, err)
+	}
+	return pc, nil
 }
 
 // Run runs the router until ctx is done.
