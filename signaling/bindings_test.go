@@ -3,7 +3,9 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -608,4 +610,55 @@ func TestDialRaceOverDeadUplink(t *testing.T) {
 		t.Errorf("stats: %+v, want one attempt that succeeded", st)
 	}
 	t.Logf("session over the second uplink after %v", took.Round(time.Millisecond))
+}
+
+// slowConn delays every datagram it sends.
+type slowConn struct {
+	net.PacketConn
+	delay time.Duration
+}
+
+func (c *slowConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	b = bytes.Clone(b)
+	time.AfterFunc(c.delay, func() { c.PacketConn.WriteTo(b, addr) })
+	return len(b), nil
+}
+
+// While the home agent answers on the first uplink, a slow handshake there
+// starts no second one (a busy HA gets no extra load); when nothing came
+// back, the next uplink starts raceDelay later and wins.
+func TestDialRaceWaitsForAnsweringUplink(t *testing.T) {
+	leakCheck(t)
+	f := newFixture(t)
+	c, err := NewClient(f.clientOptions(t, newRecorder()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, answered := range []bool{true, false} {
+		t.Run(fmt.Sprint("answered=", answered), func(t *testing.T) {
+			a, err := loopbackListen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := loopbackListen()
+			if err != nil {
+				a.Close()
+				t.Fatal(err)
+			}
+			socks := []Socket{{Name: "slow", Conn: &slowConn{a, 3 * raceDelay}}, {Name: "fast", Conn: b}}
+			heard := make([]atomic.Bool, 2)
+			heard[0].Store(answered)
+			conn, tr, name, err := c.dialRace(context.Background(), socks, heard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.CloseWithError(0, "")
+			tr.Close()
+			tr.Conn.Close()
+			want := map[bool]string{true: "slow", false: "fast"}[answered]
+			if name != want {
+				t.Errorf("the race went to %q, want %q", name, want)
+			}
+		})
+	}
 }

@@ -423,13 +423,13 @@ func (c *Client) bindingUpdate(idx uint32) *msg.BindingUpdate {
 // whether a session was set up; err is why the attempt ended.
 func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 	c.connects.Add(1)
-	socks, err := c.listenAll()
+	socks, heard, err := c.listenAll()
 	if err != nil {
 		return false, fmt.Errorf("listen: %w", err)
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	conn, tr, uplink, err := c.dialRace(setupCtx, socks)
+	conn, tr, uplink, err := c.dialRace(setupCtx, socks, heard)
 	if err != nil {
 		return false, fmt.Errorf("dial: %w", err)
 	}
@@ -473,35 +473,35 @@ func (c *Client) attempt(ctx context.Context) (established bool, err error) {
 }
 
 // listenAll returns the candidate sockets of one attempt, each wrapped so
-// that send errors from a vanished route count as loss.
-func (c *Client) listenAll() ([]Socket, error) {
-	var socks []Socket
+// that send errors from a vanished route count as loss, and heard[i] tells
+// whether anything arrived on socks[i].
+func (c *Client) listenAll() (socks []Socket, heard []atomic.Bool, err error) {
 	switch {
 	case c.opts.ListenAll != nil:
-		var err error
 		if socks, err = c.opts.ListenAll(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(socks) == 0 {
-			return nil, errors.New("no socket to dial from")
+			return nil, nil, errors.New("no socket to dial from")
 		}
 	case c.opts.Listen != nil:
 		pc, err := c.opts.Listen()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		socks = []Socket{{Conn: pc}}
 	default:
 		pc, err := net.ListenUDP("udp", nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		socks = []Socket{{Conn: pc}}
 	}
+	heard = make([]atomic.Bool, len(socks))
 	for i := range socks {
-		socks[i].Conn = tolerant(socks[i].Conn)
+		socks[i].Conn = tolerant(socks[i].Conn, &heard[i])
 	}
-	return socks, nil
+	return socks, heard, nil
 }
 
 // raceDelay is how long a handshake has before the next uplink's starts
@@ -522,8 +522,10 @@ const dialTimeout = 3 * time.Second
 // or the failure of the one before, and returns the first connection to
 // complete its handshake with its transport and socket name. The other
 // dials are cancelled and their sockets closed; so are all if none
-// succeeds.
-func (c *Client) dialRace(ctx context.Context, socks []Socket) (*quic.Conn, *quic.Transport, string, error) {
+// succeeds. While the HA answers on a started socket (heard), no other
+// starts: its handshake is slow because the HA is busy (a restart with
+// many routers dialing in), and more handshakes would only add to that.
+func (c *Client) dialRace(ctx context.Context, socks []Socket, heard []atomic.Bool) (*quic.Conn, *quic.Transport, string, error) {
 	type result struct {
 		i    int
 		conn *quic.Conn
@@ -556,7 +558,13 @@ func (c *Client) dialRace(ctx context.Context, socks []Socket) (*quic.Conn, *qui
 		select {
 		case <-timer.C:
 			if started < len(socks) && winner < 0 {
-				start()
+				answered := false
+				for i := range started {
+					answered = answered || heard[i].Load()
+				}
+				if !answered {
+					start()
+				}
 				timer.Reset(raceDelay)
 			}
 		case r := <-results:

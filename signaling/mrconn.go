@@ -513,7 +513,7 @@ func (cc *clientConn) migrateNow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	tr := &quic.Transport{Conn: tolerant(pc)}
+	tr := &quic.Transport{Conn: tolerant(pc, nil)}
 	cc.transports = append(cc.transports, tr)
 	p, err := cc.conn.AddPath(tr)
 	if err != nil {

@@ -5,6 +5,7 @@ package signaling
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -16,7 +17,21 @@ import (
 // lost) datagram instead: QUIC's loss recovery and Migrate take it from
 // there, and a connection that truly cannot go on ends by its idle
 // timeout.
-type tolerantConn struct{ net.PacketConn }
+//
+// It also records whether anything arrived (heard, if not nil): the
+// handshake race uses that to tell a slow home agent from a dead uplink.
+type tolerantConn struct {
+	net.PacketConn
+	heard *atomic.Bool
+}
+
+func (c tolerantConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(b)
+	if err == nil && c.heard != nil && !c.heard.Load() {
+		c.heard.Store(true)
+	}
+	return n, addr, err
+}
 
 // transient reports whether a send error means "this path is gone for
 // now" rather than a broken socket.
@@ -57,10 +72,10 @@ func (c tolerantSocket) SyscallConn() (syscall.RawConn, error) {
 	return c.PacketConn.(socket).SyscallConn()
 }
 
-// tolerant wraps pc for QUIC as tolerantConn says.
-func tolerant(pc net.PacketConn) net.PacketConn {
+// tolerant wraps pc for QUIC as tolerantConn says; heard may be nil.
+func tolerant(pc net.PacketConn, heard *atomic.Bool) net.PacketConn {
 	if _, ok := pc.(socket); ok {
-		return tolerantSocket{tolerantConn{pc}}
+		return tolerantSocket{tolerantConn{pc, heard}}
 	}
-	return tolerantConn{pc}
+	return tolerantConn{pc, heard}
 }
