@@ -39,6 +39,15 @@
 // 15 s, and a padded 1 s heartbeat from the MR so that a restarted HA's
 // stateless reset reaches it at once).
 //
+// Connecting: with ClientOptions.ListenAll the MR offers a socket on each
+// open uplink and races the handshake over them (as Happy Eyeballs does,
+// RFC 8305): the preferred uplink first, the next 400 ms later or as soon
+// as one fails, but only while nothing came back on those started (an
+// answer means a busy HA, not a dead uplink). The first handshake to
+// complete wins; the others are closed. An attempt gives up after 3 s, so
+// that a returning uplink meets a fresh Initial within about a second, and
+// the reconnect backoff counts from an attempt's start.
+//
 // # The established session
 //
 // On the same stream, one message loop per side ([Client] and [Server]
