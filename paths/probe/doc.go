@@ -94,7 +94,7 @@
 //     (5 s) when the run began: a path back from a long outage is not
 //     flapping (TestQuickRejoinAfterLongOutage: Up ≤ 1 s after the heal).
 //     After [Liveness.Renew] (a new session with the peer), a Down path
-//     comes Up QuickUpAfter into its replies, MinDwell or not.
+//     comes Up at its first reply, MinDwell or not.
 //   - Dwell: Tick changes the state only MinDwell (2 s) after the previous
 //     change (LinkDown's included); LinkDown alone ignores the dwell.
 //

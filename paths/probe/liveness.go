@@ -130,9 +130,10 @@ func (l *Liveness) OnReceive(now time.Time) {
 
 // Renew records that the peer's state was renewed at now (a new signaling
 // session: new keys, perhaps a restarted peer). The path is probed at the
-// next Tick; if it is Down, replies bring it Up after QuickUpAfter, without
-// waiting out MinDwell: its silence was the end of the old session, not a
-// flap. Sessions cannot flap faster than their handshakes.
+// next Tick; if it is Down, its first reply brings it Up, without waiting
+// out UpAfter or MinDwell: its silence was the end of the old session, not
+// a flap, and a reply under the new session's keys proves the path works.
+// Sessions cannot flap faster than their handshakes.
 func (l *Liveness) Renew(now time.Time) {
 	l.probeNow = true
 	if l.state == paths.StateDown {
@@ -197,7 +198,7 @@ func (l *Liveness) Tick(now time.Time) (probe, changed bool) {
 		if missing {
 			l.runCount = 0
 		}
-		if l.runCount >= l.cfg.UpAfterProbes && t >= l.upAt() {
+		if l.runFull() && t >= l.upAt() {
 			l.setState(paths.StateUp, t)
 			changed = true
 		}
@@ -230,7 +231,7 @@ func (l *Liveness) NextTick(now time.Time) time.Time {
 		if l.pending != none {
 			next = min(next, l.missAt(g))
 		}
-		if l.runCount >= l.cfg.UpAfterProbes {
+		if l.runFull() {
 			next = min(next, l.upAt())
 		}
 	}
@@ -298,17 +299,23 @@ func (l *Liveness) downAt(g, tDown time.Duration) time.Duration {
 
 // upAt is when a Down path whose run holds UpAfterProbes replies comes Up:
 // UpAfter into the run, or QuickUpAfter if the run began LongDown after
-// the last reply, link event and state change; after Renew, QuickUpAfter
-// and no dwell.
+// the last reply, link event and state change; after Renew, at its first
+// reply.
 func (l *Liveness) upAt() time.Duration {
 	upAfter := l.cfg.UpAfter
-	if l.runQuick || l.renewed {
+	if l.renewed {
+		return l.runStart
+	}
+	if l.runQuick {
 		upAfter = min(upAfter, l.cfg.QuickUpAfter)
 	}
-	if l.renewed {
-		return l.runStart + upAfter
-	}
 	return max(l.runStart+upAfter, l.dwellEnd())
+}
+
+// runFull reports whether the current run holds enough replies to come
+// Up: UpAfterProbes, or one after Renew.
+func (l *Liveness) runFull() bool {
+	return l.runCount >= l.cfg.UpAfterProbes || l.renewed && l.runCount > 0
 }
 
 func (l *Liveness) dwellEnd() time.Duration {
