@@ -119,6 +119,7 @@ type peerPath struct {
 	conn int // index into Agent.conns
 
 	lastRecv atomic.Int64
+	lastData atomic.Int64 // unix ns of the last data frame received
 	stats    counters
 	// registered: the path is in the MR's binding cache entry (signaling);
 	// downlink traffic uses only registered paths.
@@ -417,6 +418,9 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 		pp := pe.path(h.BID)
 		pp.learn(pe, eps[i], c.idx, a.log)
 		pp.lastRecv.Store(now)
+		if h.Type == frame.TypeData || h.Type == frame.TypeDataCopy {
+			pp.lastData.Store(now)
+		}
 		pp.stats.rxPackets.Add(1)
 		pp.stats.rxBytes.Add(uint64(len(dg)))
 		if h.Type == frame.TypeKeepaliveReply {
@@ -680,6 +684,17 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 			pp = (*pe.paths.Load())[bid]
 			ep, conn = pp.endpoint()
 		}
+		if typ == frame.TypeData && pp.silent(now) {
+			if alt := pe.hedge(pp, now); alt != nil {
+				aep, aconn := alt.endpoint()
+				g := tx.group(aconn, aep, alt, len(bufs))
+				dg := tx.copies.seal(ks, alt.bid, pkt, a.bufSize)
+				g.dgs = append(g.dgs, dg)
+				g.bytes += len(dg)
+				pp.stats.hedged.Add(1)
+				typ = frame.TypeDataCopy
+			}
+		}
 		h := frame.Header{Type: typ, BID: pp.bid, Receiver: ks.PeerIndex}
 		h.Counter = ks.bid(pp.bid).counter.Add(1) - 1
 		fb := b[txOffset-frame.HeaderLen:]
@@ -689,6 +704,45 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 		g.dgs = append(g.dgs, dg)
 		g.bytes += len(dg)
 	}
+}
+
+// Hedging of the downlink (the router's half is pathSet.hedge): a path
+// that carried the router's data until it went silent for hedgeSilence
+// may be dead, and the router will say so only when it declares it Down
+// (≈ 450 ms in, then a binding update). Meanwhile its downlink also goes,
+// as copy frames, on another path the router was heard on within
+// hedgeAlive; the router delivers whichever copy comes first.
+const (
+	hedgeSilence = int64(200 * time.Millisecond)
+	hedgeTrail   = int64(150 * time.Millisecond) // data right before the silence: the path was busy
+	hedgeAlive   = int64(time.Second)
+	hedgeHorizon = int64(3 * time.Second) // then the router has removed it, or it is idle
+)
+
+// silent reports whether the router's data on pp stopped hedgeSilence ago
+// with nothing since: an idle path, heard only in its probes every half a
+// second, is not silent in this sense.
+func (pp *peerPath) silent(now int64) bool {
+	last := pp.lastRecv.Load()
+	quiet := now - last
+	return quiet > hedgeSilence && quiet < hedgeHorizon && last-pp.lastData.Load() < hedgeTrail
+}
+
+// hedge returns another registered path of pe, with a known endpoint, that
+// the router was heard on within hedgeAlive and that is not silent itself;
+// nil if there is none.
+func (pe *peer) hedge(pp *peerPath, now int64) *peerPath {
+	ps := *pe.paths.Load()
+	for _, bid := range *pe.live.Load() {
+		alt := ps[bid]
+		if alt == nil || alt == pp || !alt.registered.Load() || now-alt.lastRecv.Load() > hedgeAlive || alt.silent(now) {
+			continue
+		}
+		if _, conn := alt.endpoint(); conn >= 0 {
+			return alt
+		}
+	}
+	return nil
 }
 
 // spread picks one of the live BIDs of a spreading decision by the flow's

@@ -458,6 +458,13 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 			bid = classifier.Pick(fh, ps.bids)
 		}
 		j := ps.idx[slices.Index(ps.bids, bid)]
+		if typ == frame.TypeData && ps.paths[j].suspect.Load() {
+			if k := ps.hedge(j); k >= 0 {
+				outs[k] = append(outs[k], r.copies.seal(ks, ps.paths[k].bid, pkt, r.bufSize))
+				ps.paths[j].stats.hedged.Add(1)
+				typ = frame.TypeDataCopy
+			}
+		}
 		h := frame.Header{Type: typ, BID: bid, Receiver: ks.PeerIndex}
 		h.Counter = ks.bid(bid).counter.Add(1) - 1
 		fb := b[txOffset-frame.HeaderLen:]
@@ -482,6 +489,23 @@ func (r *Router) sendCopies(ks *keyState, ps *pathSet, d *classifier.Decision, p
 		sent = true
 	}
 	return sent
+}
+
+// hedge returns the index in ps.paths of the path to send a copy on when
+// ps.paths[j] is suspect: the first other candidate that is not suspect
+// itself; -1 if there is none. A suspect path keeps its flows (moving them
+// on a late reply would reorder them), but while it may be dead its
+// packets also go, as copy frames, on a path that answers: a TCP sender's
+// first retransmission, 200 ms after a blackhole, then arrives without
+// waiting for the path to be declared Down (≈ 450 ms in), and the home
+// agent delivers whichever copy comes first.
+func (ps *pathSet) hedge(j int) int {
+	for _, k := range ps.idx {
+		if k != j && !ps.paths[k].suspect.Load() {
+			return k
+		}
+	}
+	return -1
 }
 
 // busyWindow is how recently a path must have sent data to count as busy.

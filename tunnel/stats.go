@@ -83,6 +83,7 @@ type counters struct {
 	rxPackets, rxBytes atomic.Uint64
 	keepalivesTx       atomic.Uint64
 	keepalivesRx       atomic.Uint64
+	hedged             atomic.Uint64 // packets also sent on another path while this one looked dead
 }
 
 // PathStats is a snapshot of one path's counters, as seen by one side.
@@ -97,6 +98,10 @@ type PathStats struct {
 	RxBytes      uint64 `json:"rx_bytes"`
 	KeepalivesTx uint64 `json:"keepalives_tx"`
 	KeepalivesRx uint64 `json:"keepalives_rx"`
+	// Hedged counts this path's data packets that were also sent, as
+	// copies, on another path because this one had gone silent (a
+	// suspect path, before it is declared Down).
+	Hedged uint64 `json:"hedged,omitempty"`
 	// Mobile router only: liveness and measured characteristics.
 	Suspect      bool    `json:"suspect,omitempty"`       // Up, but a reply is overdue
 	RTTMicros    int64   `json:"rtt_us,omitempty"`        // last probe round-trip time
@@ -116,6 +121,7 @@ func (c *counters) fill(s *PathStats) {
 	s.RxBytes = c.rxBytes.Load()
 	s.KeepalivesTx = c.keepalivesTx.Load()
 	s.KeepalivesRx = c.keepalivesRx.Load()
+	s.Hedged = c.hedged.Load()
 }
 
 // dropLog logs dropped packets at debug level, at most a few per second

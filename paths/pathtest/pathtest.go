@@ -42,8 +42,9 @@ type Conn struct {
 	done  chan struct{}
 	close sync.Once
 
-	// Blackhole, when set, silently drops everything this endpoint sends.
-	Blackhole atomic.Bool
+	// Blackhole, when set, silently drops everything this endpoint sends;
+	// Deaf, everything sent to it.
+	Blackhole, Deaf atomic.Bool
 
 	// Dropped counts datagrams lost to a full receive queue or a blackhole.
 	Dropped atomic.Uint64
@@ -109,7 +110,7 @@ func (c *Conn) Write(bufs [][]byte, ep netip.AddrPort) error {
 	}
 	dst := c.net.lookup(ep)
 	for _, b := range bufs {
-		if dst == nil || c.Blackhole.Load() {
+		if dst == nil || c.Blackhole.Load() || dst.Deaf.Load() {
 			c.Dropped.Add(1)
 			continue
 		}
