@@ -14,9 +14,15 @@
 //  1. TUN read: a batch of up to BatchSize packets, each at buf[txOffset:]
 //     (the TUN splits TSO super-packets; headroom in front of each packet is
 //     left for the frame header).
-//  2. Parse the flow key (classifier.Parsed) and pick a live path for it by
-//     rendezvous hashing of its 5-tuple over the live BIDs, so a flow stays
-//     on its path and only the flows of a path that dies move.
+//  2. Parse the flow key (classifier.Parsed), look it up in the policy
+//     table (through a flow cache; [Router.SetTable]) and take the decision's
+//     path: the first Up BID (single), a capacity-weighted pick by flow hash
+//     (stripe), a copy on each Up BID (redundant), or a drop. Flows no rule
+//     matches get a path by rendezvous hashing of the 5-tuple over the Up
+//     BIDs, so a flow stays on its path and only the flows of a path that
+//     dies move. A suspect path keeps its flows, but their packets also go
+//     as copy frames on a path that answers (hedging), until it answers or
+//     is declared Down.
 //  3. Write the 16-byte frame header in the headroom, take the path's next
 //     counter, seal in place (no payload copy).
 //  4. Group by path and hand each group to its Conn in one Write (UDP GSO
@@ -34,9 +40,12 @@
 // nothing else is ever answered.
 //
 // HA downlink (one goroutine, Agent.readLoop): TUN read batch → longest
-// prefix match of the destination onto an MR → the BID its flow came in on
-// (or rendezvous hashing over the MR's paths with known endpoints) → seal →
-// group by (socket, endpoint) → Write.
+// prefix match of the destination onto an MR → that MR's flow-binding table
+// ([Agent.SetPeerTable]), else the BID its flow came in on, else rendezvous
+// hashing over the MR's registered paths → a copy on another path too if
+// the router's data on this one just went silent (hedging) → seal → group by
+// (socket, endpoint) → Write. Copy frames are delivered once: the first
+// copy wins, on both sides.
 //
 // Buffers are allocated once per loop and owned by that loop; Conns and the
 // TUN borrow them. The hot paths read the session and path set through
