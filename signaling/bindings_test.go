@@ -662,3 +662,26 @@ func TestDialRaceWaitsForAnsweringUplink(t *testing.T) {
 		})
 	}
 }
+
+// While the data plane hears from the HA, the MR sends no heartbeats: the
+// HA is up and holds the session. Without that, one goes every second.
+func TestHeartbeatSkippedWhileDataPlaneHears(t *testing.T) {
+	t.Parallel() // seconds of timers
+	for _, hears := range []bool{true, false} {
+		t.Run(fmt.Sprint("hears=", hears), func(t *testing.T) {
+			p := newSessionPair(t, nil, func(o *ClientOptions) {
+				if hears {
+					o.HeardFrom = time.Now
+				}
+			})
+			time.Sleep(2500 * time.Millisecond)
+			n := p.c.Stats().HeartbeatsTotal
+			switch {
+			case hears && n != 0:
+				t.Errorf("%d heartbeats while the data plane heard from the HA", n)
+			case !hears && n < 2:
+				t.Errorf("%d heartbeats in 2.5 s, want one a second", n)
+			}
+		})
+	}
+}

@@ -102,6 +102,13 @@ type ClientOptions struct {
 	// the per-BID and per-flow results that are failures, and with each
 	// error report of the HA. It must not block.
 	OnError func(msg.ErrorReport)
+	// HeardFrom returns when the data plane last received an authenticated
+	// frame from the HA under this session's keys. While that is less
+	// than a heartbeat interval ago the heartbeat is skipped: the HA is up
+	// and holds the session, which is all a heartbeat would find out
+	// (data-plane probes are answered anyway, and far more cheaply than a
+	// QUIC packet on the HA's side). Nil sends every heartbeat.
+	HeardFrom func() time.Time
 	// OnPolicyRequest answers a remote requester's policy operation that
 	// the HA forwards (Server.Policy); nil answers 501. It is called from
 	// the session's loop and should return within milliseconds.
@@ -130,6 +137,9 @@ type ClientStats struct {
 	// made anew).
 	MigrationsTotal        uint64 `json:"migrations_total"`
 	MigrationFailuresTotal uint64 `json:"migration_failures_total"`
+	// HeartbeatsTotal counts heartbeats sent (ClientOptions.HeardFrom
+	// skips those the data plane made needless).
+	HeartbeatsTotal uint64 `json:"heartbeats_total"`
 }
 
 // Socket is one candidate socket of a connection attempt: Name (an
@@ -172,6 +182,7 @@ type Client struct {
 	connects, sessions, failures  atomic.Uint64
 	updates, retransmits, rekeys  atomic.Uint64
 	migrations, migrationFailures atomic.Uint64
+	heartbeats                    atomic.Uint64
 }
 
 // NewClient checks opts and returns a client ready to Run.
@@ -259,6 +270,7 @@ func (c *Client) Stats() ClientStats {
 		RekeysTotal:            c.rekeys.Load(),
 		MigrationsTotal:        c.migrations.Load(),
 		MigrationFailuresTotal: c.migrationFailures.Load(),
+		HeartbeatsTotal:        c.heartbeats.Load(),
 	}
 }
 

@@ -37,7 +37,9 @@
 // stream stays open for later messages; unknown ones are skipped. The
 // session lives as long as the QUIC connection (keepalive 5 s, idle timeout
 // 15 s, and a padded 1 s heartbeat from the MR so that a restarted HA's
-// stateless reset reaches it at once).
+// stateless reset reaches it at once; skipped while the MR's data plane
+// hears from the HA, which a restarted HA, without the session's keys,
+// cannot make happen).
 //
 // Connecting: with ClientOptions.ListenAll the MR offers a socket on each
 // open uplink and races the handshake over them (as Happy Eyeballs does,

@@ -227,8 +227,11 @@ func (cc *clientConn) tick(ctx context.Context, now time.Time) error {
 		cc.migrate(ctx)
 	}
 	if !now.Before(cc.beatAt) {
-		if err := cc.out.send(heartbeat, true); err != nil {
-			return err
+		if h := c.opts.HeardFrom; h == nil || now.Sub(h()) >= heartbeatInterval {
+			if err := cc.out.send(heartbeat, true); err != nil {
+				return err
+			}
+			c.heartbeats.Add(1)
 		}
 		cc.beatAt = now.Add(heartbeatInterval)
 	}

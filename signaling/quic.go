@@ -21,7 +21,10 @@ const (
 	// the wire, about 0.6 kbit/s). quic-go answers only packets larger than
 	// 42 bytes with a stateless reset, which its PINGs are not; a restarted
 	// HA resets the heartbeat's packet, so the MR notices the restart
-	// within a second of the HA listening again.
+	// within a second of the HA listening again. While the data plane
+	// hears from the HA (ClientOptions.HeardFrom) the heartbeat is
+	// skipped: a restarted HA would have lost the session's keys and
+	// answer no probe.
 	heartbeatInterval = time.Second
 	maxIdleTimeout    = 15 * time.Second
 	handshakeTimeout  = 5 * time.Second

@@ -779,6 +779,19 @@ type RouterStats struct {
 	Drops map[string]uint64 `json:"drops"`
 }
 
+// LastHeard returns when an authenticated frame from the home agent last
+// arrived on any path (the zero time if none has).
+func (r *Router) LastHeard() time.Time {
+	var last int64
+	for _, p := range r.paths.Load().paths {
+		last = max(last, p.lastRecv.Load())
+	}
+	if last == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, last)
+}
+
 // Stats returns a snapshot of the counters, paths sorted by BID.
 func (r *Router) Stats() RouterStats {
 	ps := r.paths.Load()

@@ -32,6 +32,7 @@ type config struct {
 	Seed        string        `json:"seed"`
 	Timeout     time.Duration `json:"register_timeout_ns"`
 	Verbose     bool          `json:"-"`
+	Heard       bool          `json:"data_plane_heard"` // MRs skip heartbeats as if their data planes heard the HA
 
 	JSON      string `json:"-"` // report file
 	HAProfile string `json:"-"` // prefix of the HA's CPU profiles of the hold and the idle window
@@ -110,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.Seed, "seed", "monami-sigscale", "seed of the HA's and MRs' keys")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "how long the registration of all MRs may take")
 	fs.BoolVar(&cfg.Verbose, "v", false, "log the HA's and MRs' warnings to stderr")
+	fs.BoolVar(&cfg.Heard, "heard", false, "the MRs act as if their data planes heard from the HA (answered probes), so they skip heartbeats, as real routers then do")
 	fs.StringVar(&cfg.JSON, "json", "", "write the full report to this file")
 	fs.StringVar(&cfg.HAProfile, "haprofile", "", "write CPU profiles of the HA over the hold and the idle window to `PREFIX`.hold.pprof and PREFIX.idle.pprof")
 	fs.StringVar(&cfg.HAHeap, "haheap", "", "write a heap profile of the HA, taken once all MRs are registered, to this file (and its goroutines to FILE.goroutines.txt)")
@@ -150,6 +152,9 @@ func (cfg config) childArgs(role string, extra ...string) []string {
 	}
 	if cfg.Verbose {
 		args = append(args, "-v")
+	}
+	if cfg.Heard {
+		args = append(args, "-heard")
 	}
 	return append(args, extra...)
 }

@@ -101,6 +101,7 @@ func runSwarm(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr i
 			OnRekey:        func(signaling.Session) { sc.rekeys.Add(1) },
 			ReportInterval: idleLifetime, // and PathReport nil: no path reports
 			OnError:        func(msg.ErrorReport) { sc.errors.Add(1) },
+			HeardFrom:      heardFrom(cfg.Heard),
 		})
 		if err != nil {
 			return fmt.Errorf("mr %d: %w", i, err)
@@ -202,4 +203,15 @@ func swarmStats(clients []*signaling.Client, sc *swarmCounters) swarmReport {
 		r.Client.MigrationFailuresTotal += s.MigrationFailuresTotal
 	}
 	return r
+}
+
+// heardFrom is the swarm's ClientOptions.HeardFrom: with -heard, the
+// simulated routers act as if their data planes had just heard from the HA
+// (they have no data plane; real routers with answered probes are in that
+// state), so they skip their heartbeats.
+func heardFrom(heard bool) func() time.Time {
+	if !heard {
+		return nil
+	}
+	return time.Now
 }

@@ -113,6 +113,7 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 		OnPeerReport:    m.onPeerReport,
 		OnError:         m.onHAError,
 		OnPolicyRequest: m.answerPolicy,
+		HeardFrom:       func() time.Time { return m.engine.LastHeard() },
 	})
 	if err != nil {
 		dev.Close()
