@@ -120,7 +120,10 @@ type peerPath struct {
 
 	lastRecv atomic.Int64
 	lastData atomic.Int64 // unix ns of the last data frame received
-	stats    counters
+	// unanswered is until when the router says it gets no answers on the
+	// path (frame.FlagUnanswered): its downlink may be dead.
+	unanswered atomic.Int64
+	stats      counters
 	// registered: the path is in the MR's binding cache entry (signaling);
 	// downlink traffic uses only registered paths.
 	registered atomic.Bool
@@ -421,6 +424,9 @@ func (a *Agent) openBatch(c *agentConn, bufs [][]byte, sizes []int, eps []netip.
 		if h.Type == frame.TypeData || h.Type == frame.TypeDataCopy {
 			pp.lastData.Store(now)
 		}
+		if h.Flags&frame.FlagUnanswered != 0 {
+			pp.unanswered.Store(now + hedgeUnanswered)
+		}
 		pp.stats.rxPackets.Add(1)
 		pp.stats.rxBytes.Add(uint64(len(dg)))
 		if h.Type == frame.TypeKeepaliveReply {
@@ -684,7 +690,7 @@ func (a *Agent) sealBatch(bufs [][]byte, sizes []int, tx *agentTx) {
 			pp = (*pe.paths.Load())[bid]
 			ep, conn = pp.endpoint()
 		}
-		if typ == frame.TypeData && pp.silent(now) {
+		if typ == frame.TypeData && pp.doubtful(now) {
 			if alt := pe.hedge(pp, now); alt != nil {
 				aep, aconn := alt.endpoint()
 				g := tx.group(aconn, aep, alt, len(bufs))
@@ -717,7 +723,18 @@ const (
 	hedgeTrail   = int64(150 * time.Millisecond) // data right before the silence: the path was busy
 	hedgeAlive   = int64(time.Second)
 	hedgeHorizon = int64(3 * time.Second) // then the router has removed it, or it is idle
+	// hedgeUnanswered is how long a frame flagged frame.FlagUnanswered
+	// makes the agent hedge its path's downlink: the router flags every
+	// frame while its path is suspect, and probes it every 50 ms.
+	hedgeUnanswered = int64(300 * time.Millisecond)
 )
+
+// doubtful reports whether pp's downlink may be dead: the router went
+// silent on it (silent), or says it gets no answers on it (a one-way
+// failure: the router's packets arrive, ours do not).
+func (pp *peerPath) doubtful(now int64) bool {
+	return pp.silent(now) || now < pp.unanswered.Load()
+}
 
 // silent reports whether the router's data on pp stopped hedgeSilence ago
 // with nothing since: an idle path, heard only in its probes every half a
@@ -735,7 +752,7 @@ func (pe *peer) hedge(pp *peerPath, now int64) *peerPath {
 	ps := *pe.paths.Load()
 	for _, bid := range *pe.live.Load() {
 		alt := ps[bid]
-		if alt == nil || alt == pp || !alt.registered.Load() || now-alt.lastRecv.Load() > hedgeAlive || alt.silent(now) {
+		if alt == nil || alt == pp || !alt.registered.Load() || now-alt.lastRecv.Load() > hedgeAlive || alt.doubtful(now) {
 			continue
 		}
 		if _, conn := alt.endpoint(); conn >= 0 {

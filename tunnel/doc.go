@@ -43,7 +43,8 @@
 // prefix match of the destination onto an MR → that MR's flow-binding table
 // ([Agent.SetPeerTable]), else the BID its flow came in on, else rendezvous
 // hashing over the MR's registered paths → a copy on another path too if
-// the router's data on this one just went silent (hedging) → seal → group by
+// the router's data on this one just went silent, or the router flags its
+// frames on it unanswered (hedging) → seal → group by
 // (socket, endpoint) → Write. Copy frames are delivered once: the first
 // copy wins, on both sides.
 //

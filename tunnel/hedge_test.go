@@ -14,11 +14,21 @@ import (
 	"monami/tun/tuntest"
 )
 
-// A flow both ways on path 1; path 1 then goes silent both ways. While
-// it is suspect (before it is declared Down), each side also sends its
-// packets as copies on path 2, so the flow resumes before the Down and
-// nothing is delivered twice.
+// A flow both ways on path 1; path 1 then goes silent both ways, or only
+// towards the router. While it is suspect (before it is declared Down),
+// each side also sends its packets as copies on path 2 (the agent because
+// the router went silent, or because the router flags its frames
+// unanswered), so the flow resumes before the Down and nothing is
+// delivered twice.
 func TestHedgeWhilePathSilent(t *testing.T) {
+	for _, oneWay := range []bool{false, true} {
+		t.Run(map[bool]string{false: "both-ways", true: "downlink-only"}[oneWay], func(t *testing.T) {
+			hedgeWhilePathSilent(t, oneWay)
+		})
+	}
+}
+
+func hedgeWhilePathSilent(t *testing.T, oneWay bool) {
 	g := newRig(t)
 	voice := classifier.Selector{Proto: []uint8{17}, DstPorts: []classifier.PortRange{{Lo: 5004, Hi: 5004}}}
 	g.r.SetTable(compile(t, classifier.FilterRule{Selector: voice, Mode: classifier.ModeSingle, BIDs: []paths.BID{1, 2}}))
@@ -62,7 +72,7 @@ func TestHedgeWhilePathSilent(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // path 1 busy, probed every 100 ms
 
 	cut := time.Now()
-	g.up[1].Blackhole.Store(true)
+	g.up[1].Blackhole.Store(!oneWay)
 	g.up[1].Deaf.Store(true)
 	var downAt time.Time
 	for deadline := cut.Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
@@ -99,7 +109,7 @@ func TestHedgeWhilePathSilent(t *testing.T) {
 			}
 		}
 	}
-	if h := g.r.Stats().Paths[0].Hedged; h == 0 {
+	if h := g.r.Stats().Paths[0].Hedged; h == 0 && !oneWay {
 		t.Error("the router counted no hedged packets on path 1")
 	}
 	var hedged uint64

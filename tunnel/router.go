@@ -458,14 +458,16 @@ func (r *Router) sealBatch(ps *pathSet, bufs [][]byte, sizes []int, outs [][][]b
 			bid = classifier.Pick(fh, ps.bids)
 		}
 		j := ps.idx[slices.Index(ps.bids, bid)]
-		if typ == frame.TypeData && ps.paths[j].suspect.Load() {
-			if k := ps.hedge(j); k >= 0 {
+		var flags uint8
+		if ps.paths[j].suspect.Load() {
+			flags = frame.FlagUnanswered // the agent hedges this path's downlink
+			if k := ps.hedge(j); k >= 0 && typ == frame.TypeData {
 				outs[k] = append(outs[k], r.copies.seal(ks, ps.paths[k].bid, pkt, r.bufSize))
 				ps.paths[j].stats.hedged.Add(1)
 				typ = frame.TypeDataCopy
 			}
 		}
-		h := frame.Header{Type: typ, BID: bid, Receiver: ks.PeerIndex}
+		h := frame.Header{Type: typ, Flags: flags, BID: bid, Receiver: ks.PeerIndex}
 		h.Counter = ks.bid(bid).counter.Add(1) - 1
 		fb := b[txOffset-frame.HeaderLen:]
 		h.Put(fb)
@@ -734,6 +736,9 @@ func (r *Router) maintainLoop(ctx context.Context) {
 			if (send || probeAll) && ks != nil {
 				p.probeSeq++
 				h := frame.Header{Type: frame.TypeKeepalive, BID: p.bid, Receiver: ks.PeerIndex}
+				if l.Suspect() || l.State() != paths.StateUp {
+					h.Flags = frame.FlagUnanswered
+				}
 				h.Counter = ks.bid(p.bid).counter.Add(1) - 1
 				h.Put(buf)
 				frame.PutProbe(buf[frame.HeaderLen:], p.probeSeq, uint32(time.Since(r.epoch)/time.Microsecond))

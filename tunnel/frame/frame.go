@@ -39,6 +39,12 @@ const (
 	TypeDataCopy Type = 4
 )
 
+// FlagUnanswered, in Header.Flags, says that the sender gets no answers on
+// this path at the moment (its probes are overdue): the path's return
+// direction may be dead even though this frame arrived. The receiver then
+// also sends, as copy frames on another path, what it sends on this one.
+const FlagUnanswered uint8 = 1 << 0
+
 // ProbeLen is the length of a probe payload: sequence (32 bits, BE) and
 // the prober's send time (32 bits, BE, microseconds on the prober's own
 // clock, modulo 2^32; only the prober interprets it). Small on purpose: an
@@ -90,7 +96,7 @@ var (
 type Header struct {
 	// Type is the frame type.
 	Type Type
-	// Flags is reserved: senders write 0 and receivers ignore unknown bits.
+	// Flags: FlagUnanswered; receivers ignore unknown bits.
 	Flags uint8
 	// BID is the path the frame was sent on; never zero on the wire.
 	BID paths.BID

@@ -505,7 +505,9 @@ func TestBlackholeFailover(t *testing.T) {
 // TestOneWayFailure drops only what the home agent sends on uplink 1
 // (reliability scenario S09): the router's packets still arrive, but no
 // probe is answered, so the path must go down all the same, and its flows,
-// both directions, move within the blackhole's budget.
+// both directions, move within the blackhole's budget. (The router flags
+// its frames on the path unanswered, so the home agent hedges its
+// downlink onto the other path well before that.)
 func TestOneWayFailure(t *testing.T) {
 	e := setup(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 100}, {RateMbit: 100}}})
 	time.Sleep(2500 * time.Millisecond)
