@@ -207,8 +207,16 @@ func (c *cand) ref(sets []PolicySet) PolicyRef {
 // result shares the selectors' slices with sets. It never fails: every
 // problem is in Errors or Warnings.
 func Resolve(sets []PolicySet, ps []PathInfo, now time.Time, prev *Resolution) *Resolution {
+	return ResolveWith(nil, sets, ps, now, prev)
+}
+
+// ResolveWith is Resolve with defaultPrefer as the ranking of the policies
+// that state none (a router's policy.default_prefer); nil or empty means
+// cost, then delay.
+func ResolveWith(defaultPrefer []Criterion, sets []PolicySet, ps []PathInfo, now time.Time, prev *Resolution) *Resolution {
 	res := &Resolution{}
 	e := newEnv(ps)
+	e.defPrefer = defaultPrefer
 	total := 0
 	for si := range sets {
 		for ri := range sets[si].Rules {
@@ -333,7 +341,7 @@ func Resolve(sets []PolicySet, ps []PathInfo, now time.Time, prev *Resolution) *
 				continue
 			}
 			fr.Mode = ModeSingle
-			order = e.ranked(e.usable, p.Action.prefer(), was, 1)
+			order = e.ranked(e.usable, e.prefer(&p.Action), was, 1)
 		} else {
 			k := 1
 			switch p.Mode {
@@ -342,7 +350,7 @@ func Resolve(sets []PolicySet, ps []PathInfo, now time.Time, prev *Resolution) *
 			case ModeStripe:
 				k = 0
 			}
-			order = e.ranked(order, p.Action.prefer(), was, k)
+			order = e.ranked(order, e.prefer(&p.Action), was, k)
 			if p.Mode == ModeRedundant && len(order) > k {
 				order = order[:k]
 			}
@@ -613,6 +621,16 @@ type env struct {
 	usable  []int      // indexes of the paths in use
 	scratch []int      // for satisfying
 	rank    []int      // for ranked
+
+	defPrefer []Criterion // the ranking of policies that state none; nil: defaultPrefer
+}
+
+// prefer returns a's ranking, or the default one if a states none.
+func (e *env) prefer(a *Action) []Criterion {
+	if len(a.Prefer) == 0 && len(e.defPrefer) > 0 {
+		return e.defPrefer
+	}
+	return a.prefer()
 }
 
 func newEnv(ps []PathInfo) *env {
@@ -711,7 +729,7 @@ func (e *env) explain(p *Policy) string {
 	case len(e.usable) == 0:
 		b.WriteString("; no path is up")
 	default:
-		best := e.ranked(e.usable, p.Action.prefer(), nil, 0)[0]
+		best := e.ranked(e.usable, e.prefer(&p.Action), nil, 0)[0]
 		b.WriteString("; falling back to the default path " + e.paths[best].name())
 	}
 	return b.String()

@@ -641,3 +641,28 @@ func TestResolutionJSON(t *testing.T) {
 		t.Errorf("JSON not as readable as expected: %s", b)
 	}
 }
+
+// A router's default_prefer ranks the paths of policies that state no
+// preference; a policy's own prefer still wins.
+func TestResolveWithDefaultPrefer(t *testing.T) {
+	cheapSlow := with(wifi, func(p *PathInfo) { p.RTT = 300 * ms })
+	sets := []PolicySet{set("a",
+		pol("any", func(p *Policy) { p.Selector.DSCP = []uint8{1} }),
+		pol("cost", func(p *Policy) { p.Selector.DSCP = []uint8{2}; p.Action.Prefer = []Criterion{CriterionCost} }),
+	)}
+	for _, tc := range []struct {
+		name   string
+		prefer []Criterion
+		want   []string
+	}{
+		{"built-in: cost then delay", nil, []string{"a/r/any single [10,20]", "a/r/cost single [10,20]"}},
+		{"delay first", []Criterion{CriterionDelay}, []string{"a/r/any single [20,10]", "a/r/cost single [10,20]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := summary(ResolveWith(tc.prefer, sets, []PathInfo{cheapSlow, lte}, time.Unix(0, 0), nil))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

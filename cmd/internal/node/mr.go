@@ -70,7 +70,9 @@ func NewMobileRouter(cfg *configs.MobileRouter, env Env) (*MobileRouter, error) 
 	m := &MobileRouter{cfg: cfg, env: env, log: env.Logger, suite: suite, anyOpen: make(chan struct{}),
 		dead: map[paths.BID]bool{}, peerRate: map[paths.BID]*rateFilter{}}
 	m.openUsage()
-	m.pol = newPolicies(m)
+	if m.pol, err = newPolicies(m); err != nil {
+		return nil, err
+	}
 	if err := m.pol.loadFiles(); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}

@@ -49,6 +49,8 @@ type policies struct {
 	sig   string            // signature of the last rules, to publish changes
 	table *classifier.Table // installed in the data plane; guarded by rmu
 	errs  string            // the last errors logged
+
+	prefer []classifier.Criterion // policy.default_prefer: for policies that state no preference
 }
 
 // submission is one policy text a requester added.
@@ -61,9 +63,17 @@ type submission struct {
 	rules     []classifier.Rule
 }
 
-func newPolicies(m *MobileRouter) *policies {
-	return &policies{m: m, hub: control.NewHub(), kick: make(chan struct{}, 1),
+func newPolicies(m *MobileRouter) (*policies, error) {
+	p := &policies{m: m, hub: control.NewHub(), kick: make(chan struct{}, 1),
 		subs: map[string]*submission{}, fids: map[string]uint16{}, taken: map[uint16]bool{}}
+	for _, s := range m.cfg.Policy.DefaultPrefer {
+		var c classifier.Criterion
+		if err := c.UnmarshalText([]byte(s)); err != nil {
+			return nil, fmt.Errorf("policy.default_prefer: %w", err)
+		}
+		p.prefer = append(p.prefer, c)
+	}
+	return p, nil
 }
 
 // loadFiles reads and parses every policy file; it changes nothing if any
@@ -169,7 +179,7 @@ func (p *policies) resolve() {
 	now := time.Now()
 	ps := m.pathInfos()
 	p.mu.Lock()
-	res := classifier.Resolve(p.setsLocked(now), ps, now, p.res)
+	res := classifier.ResolveWith(p.prefer, p.setsLocked(now), ps, now, p.res)
 	p.res = res
 	p.mu.Unlock()
 
