@@ -6,6 +6,9 @@ package e2e
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,17 +38,24 @@ func TestSelectedUplinks(t *testing.T) {
 	e.transfer(t, net.JoinHostPort(testbed.ServerAddr4, "5005"), 3, 8<<20)
 }
 
-// TestDataCapDemotes gives uplink wan1 a daily cap of 2 MB: once its
-// usage reaches the cap during a transfer, the path must be demoted within
-// a second and the transfer finish on wan2.
+// TestDataCapDemotes gives the free uplink wan1 a daily cap of 2 MB, and
+// a policy sends TCP the cheapest way: once wan1's usage reaches the cap
+// during the transfers, the path must be demoted within a second and the
+// transfers finish on wan2, which costs.
 func TestDataCapDemotes(t *testing.T) {
+	polFile := filepath.Join(t.TempDir(), "cheap.toml")
+	pol := "[[rule]]\nname = \"tcp\"\n  [[rule.policy]]\n  name = \"cheapest\"\n  proto = \"tcp\"\n  prefer = [\"cost\"]\n"
+	if err := os.WriteFile(polFile, []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e := setupWith(t, testbed.Options{Uplinks: [2]testbed.Uplink{{RateMbit: 50}, {RateMbit: 50}}}, func(cfg string) string {
-		return strings.Replace(cfg, "name = \"wan1\"\n", "name = \"wan1\"\ncap_daily = \"2MB\"\n", 1)
+		cfg = strings.Replace(cfg, "name = \"wan1\"\n", "name = \"wan1\"\ncap_daily = \"2MB\"\n", 1)
+		cfg = strings.Replace(cfg, "name = \"wan2\"\n", "name = \"wan2\"\ncost = 5.0\n", 1)
+		return cfg + "\n[policy]\nfiles = [" + strconv.Quote(polFile) + "]\n"
 	})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		// Enough flows that some hash onto wan1.
 		for i := range 4 {
 			e.transfer(t, net.JoinHostPort(testbed.ServerAddr4, "5010"), uint64(i), 4<<20)
 		}
@@ -80,7 +90,7 @@ func TestDataCapDemotes(t *testing.T) {
 		select {
 		case <-done:
 			if reached.IsZero() {
-				t.Fatal("the transfers ended before wan1 reached its cap (all flows hashed onto wan2?)")
+				t.Fatal("the transfers ended before wan1 reached its cap")
 			}
 		default:
 		}
