@@ -71,7 +71,9 @@
 //   - Flow bindings (RFC 6089, with RFC 6088 selectors): the MR sends the
 //     differences between the flows it wants ([Client.SetFlowBindings])
 //     and those the HA holds, with explicit add, modify and delete actions
-//     (RFC 7109), at most 200 per update. The HA answers each with its
+//     (RFC 7109), at most 200 per update; what several BIDs mean travels
+//     in monami sub-options (200: failover, spread or redundant; 201: the
+//     spread weights). The HA answers each with its
 //     status (130 malformed, 131 a BID not registered, 132 an unknown FID,
 //     128 beyond 4096 flows) and hands the accepted set to OnFlows, which
 //     drives its downlink. Refusals reach the MR's OnError with the FID.

@@ -353,9 +353,9 @@ func (cc *clientConn) nextUpdate(now time.Time) *msg.BindingUpdate {
 }
 
 // sameFlow reports whether two flow bindings bind the same selector to the
-// same BIDs with the same priority.
+// same BIDs, in the same mode and weights, with the same priority.
 func sameFlow(a, b *msg.FlowIdentification) bool {
-	if a.Priority != b.Priority || a.Mode != b.Mode || !slices.Equal(a.BIDs, b.BIDs) {
+	if a.Priority != b.Priority || a.Mode != b.Mode || !slices.Equal(a.BIDs, b.BIDs) || !slices.Equal(a.Weights, b.Weights) {
 		return false
 	}
 	if (a.Selector == nil) != (b.Selector == nil) {

@@ -763,22 +763,25 @@ func (pe *peer) hedge(pp *peerPath, now int64) *peerPath {
 }
 
 // spread picks one of the live BIDs of a spreading decision by the flow's
-// hash (the flow bindings carry no weights: equal shares).
+// hash, in proportion to the weights the flow binding carries (equal
+// shares without them: a weight of 0 counts as 1).
 func spread(d *classifier.Decision, live []paths.BID, hash uint64, first paths.BID) paths.BID {
-	var n uint64
+	var total uint64
 	for k := range int(d.N) {
 		if slices.Contains(live, d.BIDs[k]) {
-			n++
+			total += uint64(max(d.Weights[k], 1))
 		}
 	}
-	x := (hash >> 17) % max(n, 1)
+	x := (hash >> 17) % max(total, 1)
 	for k := range int(d.N) {
-		if slices.Contains(live, d.BIDs[k]) {
-			if x == 0 {
-				return d.BIDs[k]
-			}
-			x--
+		if !slices.Contains(live, d.BIDs[k]) {
+			continue
 		}
+		w := uint64(max(d.Weights[k], 1))
+		if x < w {
+			return d.BIDs[k]
+		}
+		x -= w
 	}
 	return first
 }

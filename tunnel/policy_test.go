@@ -3,6 +3,8 @@
 package tunnel
 
 import (
+	"math"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -122,5 +124,37 @@ func TestRedundantDownlink(t *testing.T) {
 	}
 	if d := g.r.Drops(DropDuplicate); d != 20 {
 		t.Errorf("router dropped %d duplicates, want 20", d)
+	}
+}
+
+// The agent spreads a stripe binding's flows in proportion to the weights
+// the router sent with it, and in equal shares without them.
+func TestSpreadFollowsWeights(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		weights [classifier.MaxBIDs]uint32
+		want    float64 // share of BID 1
+	}{
+		{"weights 15:1", [classifier.MaxBIDs]uint32{15, 1}, 15.0 / 16},
+		{"none", [classifier.MaxBIDs]uint32{}, 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := classifier.Decision{Mode: classifier.ModeStripe, N: 2, Weights: tc.weights}
+			d.BIDs[0], d.BIDs[1] = 1, 2
+			r := rand.New(rand.NewPCG(1, 2))
+			const n = 20000
+			ones := 0
+			for range n {
+				if spread(&d, []paths.BID{1, 2}, r.Uint64(), 1) == 1 {
+					ones++
+				}
+			}
+			if got := float64(ones) / n; math.Abs(got-tc.want) > 0.02 {
+				t.Errorf("BID 1 got %.3f of the flows, want %.3f", got, tc.want)
+			}
+			if got := spread(&d, []paths.BID{2}, r.Uint64(), 2); got != 2 {
+				t.Errorf("with only BID 2 live, spread picked %d", got)
+			}
+		})
 	}
 }

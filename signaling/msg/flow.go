@@ -75,6 +75,10 @@ const (
 	// (FlowMode); u8. No RFC defines it; a peer that does not know it
 	// skips it and keeps the first BID (failover order).
 	SubOptForwardingMode SubOptionType = 200
+	// SubOptWeights is monami's too: the spreading weight of each BID of
+	// the Binding Reference, in its order, as u16 each; only with
+	// FlowModeSpread.
+	SubOptWeights SubOptionType = 201
 )
 
 const (
@@ -106,7 +110,9 @@ const (
 // Traffic Selector (3, a [TrafficSelector]; §4.2.1.4) and Flow Binding
 // Action (4, reserved (u8) ‖ action (u8); RFC 7109 §6.2.1). Padding and
 // unknown sub-options are skipped; a Traffic Selector or Flow Binding
-// Action sub-option may appear once. RFC 6089 allows one Binding Reference
+// Action sub-option may appear once; so may monami's Forwarding Mode (200,
+// a FlowMode byte) and Weights (201, u16 per BID, with the spread mode).
+// RFC 6089 allows one Binding Reference
 // sub-option too, and this package sends one, but it accepts several and
 // concatenates their BIDs. The whole option data is at most 255 bytes.
 // The RFC's 2n alignment of the option and of its sub-options is not kept:
@@ -129,6 +135,10 @@ type FlowIdentification struct {
 	// Mode says what the BIDs mean (monami's Forwarding Mode sub-option,
 	// sent only when not FlowModeFailover).
 	Mode FlowMode
+	// Weights are the shares of the BIDs, in their order, for
+	// FlowModeSpread (monami's Weights sub-option); nil for equal shares.
+	// If set, there is one per BID.
+	Weights []uint16
 }
 
 // FlowMode is what a flow binding's BIDs mean.
@@ -152,6 +162,10 @@ func (f *FlowIdentification) Validate() error {
 			return fmt.Errorf("flow %d: %w", f.FID, err)
 		}
 	}
+	if f.Weights != nil && (len(f.Weights) != len(f.BIDs) || f.Mode != FlowModeSpread) {
+		return fmt.Errorf("%w: flow %d: %d weights for %d BIDs (mode %d); weights need one per BID and the spread mode",
+			ErrMalformed, f.FID, len(f.Weights), len(f.BIDs), f.Mode)
+	}
 	if n := f.dataLen(); n > maxOptionData {
 		return fmt.Errorf("%w: flow %d option of %d bytes, at most %d", ErrMalformed, f.FID, n, maxOptionData)
 	}
@@ -172,6 +186,9 @@ func (f *FlowIdentification) dataLen() int {
 	}
 	if f.Mode != FlowModeFailover {
 		n += 2 + flowModeLen
+	}
+	if len(f.Weights) > 0 {
+		n += 2 + 2*len(f.Weights)
 	}
 	return n
 }
@@ -196,6 +213,12 @@ func appendFlowOption(b []byte, f *FlowIdentification) []byte {
 	}
 	if f.Mode != FlowModeFailover {
 		b = append(b, byte(SubOptForwardingMode), flowModeLen, byte(f.Mode))
+	}
+	if len(f.Weights) > 0 {
+		b = append(b, byte(SubOptWeights), byte(2*len(f.Weights)))
+		for _, w := range f.Weights {
+			b = binary.BigEndian.AppendUint16(b, w)
+		}
 	}
 	return b
 }
@@ -257,7 +280,18 @@ func parseFlowOption(data []byte) (FlowIdentification, error) {
 			}
 			seenMode = true
 			f.Mode = FlowMode(sub[0])
+		case SubOptWeights:
+			if f.Weights != nil || l == 0 || l%2 != 0 {
+				return FlowIdentification{}, fmt.Errorf("%w: flow %d: weights sub-option repeated or of length %d", ErrMalformed, f.FID, l)
+			}
+			f.Weights = make([]uint16, l/2)
+			for i := range f.Weights {
+				f.Weights[i] = binary.BigEndian.Uint16(sub[2*i:])
+			}
 		}
+	}
+	if f.Weights != nil && (len(f.Weights) != len(f.BIDs) || f.Mode != FlowModeSpread) {
+		return FlowIdentification{}, fmt.Errorf("%w: flow %d: %d weights for %d BIDs (mode %d)", ErrMalformed, f.FID, len(f.Weights), len(f.BIDs), f.Mode)
 	}
 	return f, nil
 }

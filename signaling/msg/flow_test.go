@@ -259,6 +259,10 @@ func TestParseFlowOptionsMalformed(t *testing.T) {
 		{name: "selector too short", body: flow(3, 1, 1), want: "traffic selector of 1 bytes"},
 		{name: "selector end without start", body: flow(3, 10, 1, 0, 0x40, 0, 0, 0, 198, 18, 0, 1), want: "end source address without start"},
 		{name: "selector trailing bytes", body: flow(3, 7, 1, 0, 0, 0, 0, 0, 9), want: "bytes after"},
+		{name: "weights without the spread mode", body: flow(2, 2, 0, 1, 201, 2, 0, 5), want: "1 weights for 1 BIDs (mode 0)"},
+		{name: "weights fewer than BIDs", body: flow(2, 4, 0, 1, 0, 2, 200, 1, 1, 201, 2, 0, 5), want: "1 weights for 2 BIDs"},
+		{name: "weights odd", body: flow(2, 2, 0, 1, 200, 1, 1, 201, 3, 0, 5, 0), want: "weights sub-option repeated or of length 3"},
+		{name: "weights repeated", body: flow(2, 2, 0, 1, 200, 1, 1, 201, 2, 0, 5, 201, 2, 0, 5), want: "weights sub-option repeated"},
 		{name: "flow summary odd", body: append(hdr[:6:6], 44, 3, 0, 1, 0), want: "flow summary option length 3"},
 		{name: "flow summary empty", body: append(hdr[:6:6], 44, 0), want: "flow summary option length 0"},
 	}
@@ -330,6 +334,18 @@ func randFlow(r *rand.Rand) FlowIdentification {
 	if r.IntN(4) > 0 {
 		ts := randTS(r)
 		f.Selector = &ts
+	}
+	switch r.IntN(4) {
+	case 1:
+		f.Mode = FlowModeRedundant
+	case 2, 3:
+		f.Mode = FlowModeSpread
+		if len(f.BIDs) > 0 && r.IntN(2) == 0 {
+			f.Weights = make([]uint16, len(f.BIDs))
+			for i := range f.Weights {
+				f.Weights[i] = uint16(r.Uint32())
+			}
+		}
 	}
 	return f
 }

@@ -159,8 +159,14 @@ func filterRules(flows []msg.FlowIdentification) []classifier.FilterRule {
 		case msg.FlowModeRedundant:
 			mode = classifier.ModeRedundant
 		}
+		var weights []uint32
+		if mode == classifier.ModeStripe && len(f.Weights) >= len(bids) {
+			for _, w := range f.Weights[:len(bids)] {
+				weights = append(weights, uint32(w))
+			}
+		}
 		out = append(out, classifier.FilterRule{Index: len(out), Target: classifier.TargetPeer, Selector: sel,
-			Mode: mode, BIDs: bids, Priority: -int(f.Priority)})
+			Mode: mode, BIDs: bids, Weights: weights, Priority: -int(f.Priority)})
 	}
 	return out
 }

@@ -100,3 +100,44 @@ type flowIdent = msg.FlowIdentification
 func msgRange(a, b string) msg.AddrRange {
 	return msg.NewAddrRange(netip.MustParseAddr(a), netip.MustParseAddr(b))
 }
+
+// A stripe rule's weights reach the HA in steps of 1/16 (so that small
+// moves of the capacity estimates send no update), and the HA's table
+// spreads by them; equal shares and other modes carry none.
+func TestFlowWeights(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rule classifier.FilterRule
+		want []uint16
+	}{
+		{"stripe by capacity", classifier.FilterRule{Mode: classifier.ModeStripe, BIDs: []paths.BID{1, 2, 3}, Weights: []uint32{625, 250, 125}}, []uint16{10, 4, 2}},
+		{"a small share keeps a step", classifier.FilterRule{Mode: classifier.ModeStripe, BIDs: []paths.BID{1, 2}, Weights: []uint32{990, 10}}, []uint16{16, 1}},
+		{"small moves do not change it", classifier.FilterRule{Mode: classifier.ModeStripe, BIDs: []paths.BID{1, 2, 3}, Weights: []uint32{630, 245, 125}}, []uint16{10, 4, 2}},
+		{"equal shares", classifier.FilterRule{Mode: classifier.ModeStripe, BIDs: []paths.BID{1, 2}, Weights: []uint32{1, 1}}, nil},
+		{"single", classifier.FilterRule{Mode: classifier.ModeSingle, BIDs: []paths.BID{1, 2}, Weights: []uint32{3, 1}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := flowWeights(&tc.rule, len(tc.rule.BIDs))
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("flowWeights = %v, want %v", got, tc.want)
+			}
+			if got == nil {
+				return
+			}
+			ts := trafficSelectors(&classifier.Selector{Proto: []uint8{6}})[0]
+			f := flowIdent{FID: 1, BIDs: tc.rule.BIDs, Selector: ts, Mode: msg.FlowModeSpread, Weights: got}
+			if err := f.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			rules := filterRules([]flowIdent{f})
+			if len(rules) != 1 || len(rules[0].Weights) != len(got) {
+				t.Fatalf("HA rules %+v: want the weights", rules)
+			}
+			for k, w := range got {
+				if rules[0].Weights[k] != uint32(w) {
+					t.Errorf("HA weight %d = %d, want %d", k, rules[0].Weights[k], w)
+				}
+			}
+		})
+	}
+}

@@ -256,7 +256,8 @@ func (p *policies) flowBindings(rules []classifier.FilterRule) []msg.FlowIdentif
 			if len(bids) > classifier.MaxBIDs {
 				bids = bids[:classifier.MaxBIDs]
 			}
-			out = append(out, msg.FlowIdentification{FID: fid, Priority: uint16(min(i, 0xffff)), BIDs: slices.Clone(bids), Selector: ts, Mode: flowMode(r.Mode)})
+			out = append(out, msg.FlowIdentification{FID: fid, Priority: uint16(min(i, 0xffff)), BIDs: slices.Clone(bids), Selector: ts,
+				Mode: flowMode(r.Mode), Weights: flowWeights(&r, len(bids))})
 		}
 	}
 	// Forget the FIDs of rules that are gone.
@@ -265,6 +266,33 @@ func (p *policies) flowBindings(rules []classifier.FilterRule) []msg.FlowIdentif
 			delete(p.fids, key)
 			delete(p.taken, fid)
 		}
+	}
+	return out
+}
+
+// flowWeights are the weights of a stripe rule's first n BIDs for its flow
+// bindings, in steps of 1/16 of their total (each at least one step), so
+// that the small moves of the capacity estimates do not turn into a stream
+// of binding updates; nil for equal shares or another mode.
+func flowWeights(r *classifier.FilterRule, n int) []uint16 {
+	if r.Mode != classifier.ModeStripe || len(r.Weights) < n || n < 2 {
+		return nil
+	}
+	var total uint64
+	for _, w := range r.Weights[:n] {
+		total += uint64(w)
+	}
+	if total == 0 {
+		return nil
+	}
+	out := make([]uint16, n)
+	equal := true
+	for k, w := range r.Weights[:n] {
+		out[k] = uint16(max(1, (uint64(w)*16+total/2)/total))
+		equal = equal && out[k] == out[0]
+	}
+	if equal {
+		return nil
 	}
 	return out
 }
