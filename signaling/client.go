@@ -26,14 +26,15 @@ import (
 // Reconnect backoff of the client: doubling from minBackoff to maxBackoff,
 // back to minBackoff after a session was established.
 //
-// For recentWindow after a session was lost, attempts are at most
-// recentBackoff apart instead: the HA is probably restarting, and traffic
-// should resume within a few seconds of it listening again. That costs one
-// QUIC Initial (~1.2 kB) per attempt while the HA is away.
+// For recentWindow after a session was lost, attempts start at most
+// recentBackoff apart instead: the HA is probably restarting, or the
+// uplinks are out of reach for a moment, and traffic should resume within
+// a second or two of either coming back. That costs three QUIC Initials
+// (~1.2 kB each) per uplink and attempt, every 1.5 s, while they are away.
 const (
 	minBackoff    = time.Second
 	maxBackoff    = 32 * time.Second
-	recentBackoff = 2 * time.Second
+	recentBackoff = silentGiveUp
 	recentWindow  = 10 * time.Minute
 )
 
@@ -335,7 +336,7 @@ func poke(ch chan struct{}) {
 }
 
 // Run keeps a session with the HA until ctx ends. A lost session is retried
-// at once (within a random 250 ms), then every 2 s for ten minutes, then
+// at once (within a random 250 ms), then every 1.5 s for ten minutes, then
 // with backoff (1 s doubling to 32 s, plus up to a fifth at random),
 // counted from the start of each attempt; a session resets the schedule. It returns nil when ctx
 // ends, after every goroutine and socket it started is gone. Run must not
@@ -522,19 +523,20 @@ func (c *Client) listenAll() (socks []Socket, heard []atomic.Bool, err error) {
 // handshake timeout a dead path costs.
 const raceDelay = 400 * time.Millisecond
 
-// dialTimeout bounds the handshakes of one attempt. QUIC backs off its
-// Initial retransmissions (about 0.3, 0.9, 2.1, 4.5 s after the first);
-// a fresh attempt every 3 s instead keeps the gap between Initials under
-// 1.3 s, so a router whose uplinks come back connects within about a
-// second. A handshake takes 1–2 round trips, well inside 3 s even on a
-// satellite link.
-const dialTimeout = 3 * time.Second
+// silentGiveUp ends an attempt on which nothing at all came back. QUIC
+// backs off its Initial retransmissions (about 0.3, 0.9, 2.1, 4.5 s after
+// the first); a fresh attempt every 1.5 s while the uplinks are silent
+// keeps the gap between Initials near 0.6 s, so a router whose uplinks
+// come back (out of a road tunnel) connects within about a second. An
+// attempt that heard the HA goes on to the handshake timeout: a slow link
+// or a busy HA needs the time, and a new attempt would lose its progress.
+const silentGiveUp = 1500 * time.Millisecond
 
 // dialRace dials the HA on socks in order, starting each after raceDelay
 // or the failure of the one before, and returns the first connection to
 // complete its handshake with its transport and socket name. The other
 // dials are cancelled and their sockets closed; so are all if none
-// succeeds. While the HA answers on a started socket (heard), no other
+// succeeds, or if nothing came back on any within silentGiveUp. While the HA answers on a started socket (heard), no other
 // starts: its handshake is slow because the HA is busy (a restart with
 // many routers dialing in), and more handshakes would only add to that.
 func (c *Client) dialRace(ctx context.Context, socks []Socket, heard []atomic.Bool) (*quic.Conn, *quic.Transport, string, error) {
@@ -543,7 +545,7 @@ func (c *Client) dialRace(ctx context.Context, socks []Socket, heard []atomic.Bo
 		conn *quic.Conn
 		err  error
 	}
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	trs := make([]*quic.Transport, len(socks))
 	for i, s := range socks {
@@ -551,7 +553,18 @@ func (c *Client) dialRace(ctx context.Context, socks []Socket, heard []atomic.Bo
 	}
 	results := make(chan result, len(socks))
 	started, pending := 0, 0
+	answered := func() bool {
+		for i := range started {
+			if heard[i].Load() {
+				return true
+			}
+		}
+		return false
+	}
 	start := func() {
+		if ctx.Err() != nil {
+			return
+		}
 		i := started
 		started++
 		pending++
@@ -563,6 +576,8 @@ func (c *Client) dialRace(ctx context.Context, socks []Socket, heard []atomic.Bo
 	start()
 	timer := time.NewTimer(raceDelay)
 	defer timer.Stop()
+	giveUp := time.NewTimer(silentGiveUp)
+	defer giveUp.Stop()
 	winner := -1
 	var conn *quic.Conn
 	var errs []error
@@ -570,14 +585,15 @@ func (c *Client) dialRace(ctx context.Context, socks []Socket, heard []atomic.Bo
 		select {
 		case <-timer.C:
 			if started < len(socks) && winner < 0 {
-				answered := false
-				for i := range started {
-					answered = answered || heard[i].Load()
-				}
-				if !answered {
+				if !answered() {
 					start()
 				}
 				timer.Reset(raceDelay)
+			}
+		case <-giveUp.C:
+			if winner < 0 && !answered() {
+				errs = append(errs, fmt.Errorf("no answer on any of %d uplinks within %v", started, silentGiveUp))
+				cancel() // the dials end; a new attempt starts afresh
 			}
 		case r := <-results:
 			pending--

@@ -46,9 +46,10 @@
 // RFC 8305): the preferred uplink first, the next 400 ms later or as soon
 // as one fails, but only while nothing came back on those started (an
 // answer means a busy HA, not a dead uplink). The first handshake to
-// complete wins; the others are closed. An attempt gives up after 3 s, so
-// that a returning uplink meets a fresh Initial within about a second, and
-// the reconnect backoff counts from an attempt's start.
+// complete wins; the others are closed. An attempt on which nothing came
+// back gives up after 1.5 s, so that a returning uplink meets a fresh
+// Initial within about a second, and the reconnect backoff counts from an
+// attempt's start.
 //
 // # The established session
 //

@@ -73,6 +73,19 @@ func Sink(l net.Listener, bytes *atomic.Int64) {
 	}
 }
 
+// Echo sends every datagram that arrives on pc back to its sender, until
+// pc is closed.
+func Echo(pc net.PacketConn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo(buf[:n], from)
+	}
+}
+
 // Blast dials addr from the namespace of role and writes the pattern until
 // ctx is done, redialling after errors. It returns when ctx is done.
 func (t *Topology) Blast(ctx context.Context, role, network, addr string, seed uint64) {

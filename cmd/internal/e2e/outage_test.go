@@ -39,16 +39,7 @@ func allPathsDownThenBack(t *testing.T, outage time.Duration) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(buf[:n], from)
-		}
-	}()
+	go testbed.Echo(pc)
 	uc, err := e.topo.Dial(context.Background(), testbed.LAN, "udp", echoAddr)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"monami/bench/anchor"
 	"monami/bench/topo"
 	"monami/cmd/internal/node"
+	"monami/testbed"
 	"monami/tunnel"
 )
 
@@ -185,16 +186,7 @@ both = "rate=20mbit delay=40ms"
 			t.Fatal(err)
 		}
 		defer srv.Close()
-		go func() {
-			buf := make([]byte, 2048)
-			for {
-				n, a, err := srv.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				srv.WriteTo(buf[:n], a)
-			}
-		}()
+		go testbed.Echo(srv)
 		var voice net.Conn
 		if err := inNS(tp.NS(topo.LAN), func() error {
 			var err error
