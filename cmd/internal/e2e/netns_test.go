@@ -224,19 +224,30 @@ func TestTrafficOverTwoUplinks(t *testing.T) {
 			t.Errorf("path %d (%s) carried %d bytes up and %d packets down; both uplinks must carry flows", p.BID, p.Name, p.TxBytes, p.RxPackets)
 		}
 	}
+	// Duplicates are allowed as far as the other side sent hedged copies:
+	// on a loaded machine a late probe reply can make a path look silent
+	// for a moment, and its packets then also go on the other path.
+	ha := e.haStatus(t)
+	var mrHedged, haHedged uint64
+	for _, p := range st.Tunnel.Paths {
+		mrHedged += p.Hedged
+	}
+	for _, p := range ha.Peers[0].Paths {
+		haHedged += p.Hedged
+	}
 	for reason, n := range st.Tunnel.Drops {
-		if n > 0 && reason != "no_session" && reason != "link_local" { // kernel chatter before the session / on the TUN link
+		if n > 0 && reason != "no_session" && reason != "link_local" && (reason != "duplicate" || n > haHedged) { // kernel chatter before the session / on the TUN link
 			t.Errorf("mobile router dropped %d packets (%s)", n, reason)
 		}
 	}
-	for reason, n := range e.haStatus(t).Drops {
-		if n > 0 && reason != "link_local" {
+	for reason, n := range ha.Drops {
+		if n > 0 && reason != "link_local" && (reason != "duplicate" || n > mrHedged) {
 			t.Errorf("home agent dropped %d packets (%s)", n, reason)
 		}
 	}
 	t.Logf("paths: %+v", st.Tunnel.Paths)
 	t.Logf("mr drops: %v", st.Tunnel.Drops)
-	t.Logf("ha: %+v", e.haStatus(t))
+	t.Logf("ha: %+v", ha)
 }
 
 // udpStream sends 5000 sequence-numbered datagrams at a paced rate and

@@ -265,13 +265,26 @@ func TestEndToEndTCP(t *testing.T) {
 					t.Errorf("path %d carried only %d bytes up; flows are not spread over both uplinks", ps.BID, ps.TxBytes)
 				}
 			}
+			// Duplicates are allowed as far as the other side sent hedged
+			// copies (a path that looked silent for a moment on a loaded
+			// machine).
+			ha := p.ha.Status()
+			var mrHedged, haHedged uint64
+			for _, ps := range st.Tunnel.Paths {
+				mrHedged += ps.Hedged
+			}
+			for _, pe := range ha.Peers {
+				for _, ps := range pe.Paths {
+					haHedged += ps.Hedged
+				}
+			}
 			for reason, n := range st.Tunnel.Drops {
-				if n > 0 {
+				if n > 0 && (reason != "duplicate" || n > haHedged) {
 					t.Errorf("mobile router dropped %d packets (%s)", n, reason)
 				}
 			}
-			for reason, n := range p.ha.Status().Drops {
-				if n > 0 {
+			for reason, n := range ha.Drops {
+				if n > 0 && (reason != "duplicate" || n > mrHedged) {
 					t.Errorf("home agent dropped %d packets (%s)", n, reason)
 				}
 			}
