@@ -185,42 +185,16 @@ func quoteKey(k string) string {
 	return k
 }
 
-// typeName names the TOML type of a decoded value, with its article.
-func typeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case []map[string]any:
-		return "an array of tables"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "a table"
-	}
-	return "a date-time"
-}
-
 // tables returns the array of tables k of n.
 func (n node) tables(k string) []node {
 	key := n.key(k)
-	var elems []any
-	switch v := n.m[k].(type) {
-	case nil:
+	v, has := n.m[k]
+	if !has {
 		return nil
-	case []map[string]any:
-		for _, e := range v {
-			elems = append(elems, e)
-		}
-	case []any:
-		elems = v
-	default:
-		n.r.add(key, "must be an array of tables ([[%s]]), not %s", key, typeName(v))
+	}
+	elems, ok := configs.TableArray(v)
+	if !ok {
+		n.r.add(key, "must be an array of tables ([[%s]]), not %s", key, configs.TypeName(v))
 		return nil
 	}
 	nodes := make([]node, len(elems))
@@ -229,7 +203,7 @@ func (n node) tables(k string) []node {
 		if m, ok := e.(map[string]any); ok {
 			nodes[i].m = m
 		} else {
-			n.r.add(nodes[i].path, "must be a table, not %s", typeName(e))
+			n.r.add(nodes[i].path, "must be a table, not %s", configs.TypeName(e))
 		}
 	}
 	return nodes
@@ -244,7 +218,7 @@ func (n node) str(k string, what string) (string, bool) {
 	case string:
 		return v, true
 	default:
-		n.r.add(n.key(k), "must be %s, not %s", what, typeName(v))
+		n.r.add(n.key(k), "must be %s, not %s", what, configs.TypeName(v))
 		return "", false
 	}
 }
@@ -256,7 +230,7 @@ func (n node) boolean(k string, def bool) bool {
 	case bool:
 		return v
 	default:
-		n.r.add(n.key(k), "must be true or false, not %s", typeName(v))
+		n.r.add(n.key(k), "must be true or false, not %s", configs.TypeName(v))
 		return def
 	}
 }
@@ -273,7 +247,7 @@ func (n node) integer(k string, lo, hi int64) (int, bool) {
 		}
 		return int(v), true
 	default:
-		n.r.add(n.key(k), "must be an integer %d..%d, not %s", lo, hi, typeName(v))
+		n.r.add(n.key(k), "must be an integer %d..%d, not %s", lo, hi, configs.TypeName(v))
 		return 0, false
 	}
 }
@@ -426,7 +400,7 @@ func (n node) selector() Selector {
 		n.list(f.key, func(key string, v any) {
 			str, ok := v.(string)
 			if !ok {
-				n.r.add(key, "must be a prefix string like \"2001:db8::/64\" or \"198.18.0.0/15\", not %s", typeName(v))
+				n.r.add(key, "must be a prefix string like \"2001:db8::/64\" or \"198.18.0.0/15\", not %s", configs.TypeName(v))
 				return
 			}
 			p, err := netip.ParsePrefix(str)
@@ -461,7 +435,7 @@ func (n node) selector() Selector {
 				}
 				*f.to = append(*f.to, r)
 			default:
-				n.r.add(key, "must be a port (22) or a range (\"8000-8080\"), not %s", typeName(v))
+				n.r.add(key, "must be a port (22) or a range (\"8000-8080\"), not %s", configs.TypeName(v))
 			}
 		})
 	}
@@ -481,7 +455,7 @@ func (n node) selector() Selector {
 			}
 			s.Proto = append(s.Proto, p)
 		default:
-			n.r.add(key, "must be a protocol name (\"tcp\") or number (6), not %s", typeName(v))
+			n.r.add(key, "must be a protocol name (\"tcp\") or number (6), not %s", configs.TypeName(v))
 		}
 	})
 	n.list("dscp", func(key string, v any) {
@@ -500,7 +474,7 @@ func (n node) selector() Selector {
 			}
 			s.DSCP = append(s.DSCP, d)
 		default:
-			n.r.add(key, "must be a DSCP number (46) or name (\"ef\"), not %s", typeName(v))
+			n.r.add(key, "must be a DSCP number (46) or name (\"ef\"), not %s", configs.TypeName(v))
 		}
 	})
 	n.list("flow_label", func(key string, v any) {
@@ -522,7 +496,7 @@ func show(v any) string {
 	case int64, float64, bool:
 		return fmt.Sprint(v)
 	}
-	return typeName(v)
+	return configs.TypeName(v)
 }
 
 // action reads the action keys of n into a.
@@ -551,7 +525,7 @@ func (n node) action(a *Action) {
 		}
 		a.MaxLoss = f
 	default:
-		n.r.add(n.key("max_loss"), "must be a percentage (\"2%%\") or a ratio (0.02), not %s", typeName(v))
+		n.r.add(n.key("max_loss"), "must be a percentage (\"2%%\") or a ratio (0.02), not %s", configs.TypeName(v))
 	}
 	switch v := n.m["min_bandwidth"].(type) {
 	case nil:
@@ -573,7 +547,7 @@ func (n node) action(a *Action) {
 		}
 		a.MinBandwidth = f
 	default:
-		n.r.add(n.key("min_bandwidth"), "must be a bandwidth like \"10Mbit\", not %s", typeName(v))
+		n.r.add(n.key("min_bandwidth"), "must be a bandwidth like \"10Mbit\", not %s", configs.TypeName(v))
 	}
 	switch v := n.m["max_cost"].(type) {
 	case nil:
@@ -585,7 +559,7 @@ func (n node) action(a *Action) {
 		}
 		a.MaxCost = f
 	default:
-		n.r.add(n.key("max_cost"), "must be a number >= 0 (the cost per GB), not %s", typeName(v))
+		n.r.add(n.key("max_cost"), "must be a number >= 0 (the cost per GB), not %s", configs.TypeName(v))
 	}
 	a.AllowMetered = n.boolean("metered", true)
 	tagKey := "require_tags"
@@ -645,7 +619,7 @@ func (n node) duration(k string) (time.Duration, bool) {
 			return d, true
 		}
 	default:
-		n.r.add(n.key(k), "must be a duration string like \"50ms\", not %s", typeName(v))
+		n.r.add(n.key(k), "must be a duration string like \"50ms\", not %s", configs.TypeName(v))
 	}
 	return 0, false
 }

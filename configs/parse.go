@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -216,29 +215,6 @@ func (n node) known(known ...string) {
 	}
 }
 
-// typeName names the TOML type of a decoded value, with its article.
-func typeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case time.Time:
-		return "a date-time"
-	case []map[string]any:
-		return "an array of tables"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "a table"
-	}
-	return fmt.Sprintf("a %T", v)
-}
-
 // table returns the sub-table k of n.
 func (n node) table(k string) node {
 	sub := node{p: n.p, path: n.key(k)}
@@ -247,7 +223,7 @@ func (n node) table(k string) node {
 	case map[string]any:
 		sub.m = v
 	default:
-		n.p.add(sub.path, "must be a table ([%s]), not %s", sub.path, typeName(v))
+		n.p.add(sub.path, "must be a table ([%s]), not %s", sub.path, TypeName(v))
 	}
 	return sub
 }
@@ -255,18 +231,13 @@ func (n node) table(k string) node {
 // tables returns the array of tables k of n.
 func (n node) tables(k string) []node {
 	path := n.key(k)
-	var elems []any
-	switch v := n.m[k].(type) {
-	case nil:
+	v, has := n.m[k]
+	if !has {
 		return nil
-	case []map[string]any:
-		for _, e := range v {
-			elems = append(elems, e)
-		}
-	case []any:
-		elems = v
-	default:
-		n.p.add(path, "must be an array of tables ([[%s]]), not %s", path, typeName(v))
+	}
+	elems, ok := TableArray(v)
+	if !ok {
+		n.p.add(path, "must be an array of tables ([[%s]]), not %s", path, TypeName(v))
 		return nil
 	}
 	nodes := make([]node, len(elems))
@@ -275,7 +246,7 @@ func (n node) tables(k string) []node {
 		if m, ok := e.(map[string]any); ok {
 			nodes[i].m = m
 		} else {
-			n.p.add(nodes[i].path, "must be a table, not %s", typeName(e))
+			n.p.add(nodes[i].path, "must be a table, not %s", TypeName(e))
 		}
 	}
 	return nodes
@@ -288,7 +259,7 @@ func (n node) str(k string) (string, bool) {
 	case string:
 		return v, true
 	default:
-		n.p.add(n.key(k), "must be a string, not %s", typeName(v))
+		n.p.add(n.key(k), "must be a string, not %s", TypeName(v))
 	}
 	return "", false
 }
@@ -300,7 +271,7 @@ func (n node) integer(k string) (int64, bool) {
 	case int64:
 		return v, true
 	default:
-		n.p.add(n.key(k), "must be an integer, not %s", typeName(v))
+		n.p.add(n.key(k), "must be an integer, not %s", TypeName(v))
 	}
 	return 0, false
 }
@@ -317,14 +288,14 @@ func (n node) strs(k string) (ss []string, ok []bool) {
 			if s, isStr := e.(string); isStr {
 				ss[i], ok[i] = s, true
 			} else {
-				n.p.add(indexPath(n.key(k), i), "must be a string, not %s", typeName(e))
+				n.p.add(indexPath(n.key(k), i), "must be a string, not %s", TypeName(e))
 			}
 		}
 		if len(v) == 0 {
 			ss = []string{} // given, but empty
 		}
 	default:
-		n.p.add(n.key(k), "must be an array of strings, not %s", typeName(v))
+		n.p.add(n.key(k), "must be an array of strings, not %s", TypeName(v))
 	}
 	return ss, ok
 }
@@ -479,7 +450,7 @@ func (n node) keepalive() Duration {
 			n.p.add(n.key("keepalive"), "%s", m)
 		}
 	default:
-		n.p.add(n.key("keepalive"), `must be a duration string like "10s", not %s`, typeName(v))
+		n.p.add(n.key("keepalive"), `must be a duration string like "10s", not %s`, TypeName(v))
 	}
 	return d
 }
@@ -563,7 +534,7 @@ func (n node) number(k string) (float64, bool) {
 	case int64:
 		return float64(v), true
 	default:
-		n.p.add(n.key(k), "must be a number, not %s", typeName(v))
+		n.p.add(n.key(k), "must be a number, not %s", TypeName(v))
 	}
 	return 0, false
 }
@@ -575,7 +546,7 @@ func (n node) boolean(k string) (bool, bool) {
 	case bool:
 		return v, true
 	default:
-		n.p.add(n.key(k), "must be true or false, not %s", typeName(v))
+		n.p.add(n.key(k), "must be true or false, not %s", TypeName(v))
 	}
 	return false, false
 }
@@ -598,7 +569,7 @@ func (n node) size(k string) uint64 {
 		}
 		return b
 	default:
-		n.p.add(n.key(k), `must be a size like "10GB" or an integer of bytes, not %s`, typeName(v))
+		n.p.add(n.key(k), `must be a size like "10GB" or an integer of bytes, not %s`, TypeName(v))
 	}
 	return 0
 }
