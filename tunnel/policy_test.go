@@ -67,6 +67,24 @@ func TestPolicyTablesSteerFlows(t *testing.T) {
 	}
 }
 
+// deliverOnce writes 20 packets pkt(0..19) into one TUN and checks that
+// each comes out of the other exactly once, in order.
+func deliverOnce(t *testing.T, in, out chan []byte, pkt func(i byte) []byte) {
+	t.Helper()
+	for i := range byte(20) {
+		in <- pkt(i)
+		got := recv(t, out)
+		if got[len(got)-1] != i {
+			t.Fatalf("packet %d: got payload %d", i, got[len(got)-1])
+		}
+	}
+	select {
+	case p := <-out:
+		t.Fatalf("a duplicate reached the TUN: % x", p)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 // A redundant rule sends every packet of its flows on each of its Up
 // paths; the agent delivers the first copy and drops the others.
 func TestRedundantCopies(t *testing.T) {
@@ -74,18 +92,9 @@ func TestRedundantCopies(t *testing.T) {
 	voice := classifier.Selector{Proto: []uint8{17}, DstPorts: []classifier.PortRange{{Lo: 5004, Hi: 5004}}}
 	g.r.SetTable(compile(t, classifier.FilterRule{Selector: voice, Mode: classifier.ModeRedundant, BIDs: []paths.BID{1, 2}}))
 	before := g.r.Stats()
-	for i := range 20 {
-		g.mrTUN.in <- tuntest.UDPPacket(netip.AddrPortFrom(lanHost, 7000), netip.AddrPortFrom(server, 5004), []byte{byte(i)})
-		got := recv(t, g.haTUN.out)
-		if got[len(got)-1] != byte(i) {
-			t.Fatalf("packet %d: got payload %d", i, got[len(got)-1])
-		}
-	}
-	select {
-	case p := <-g.haTUN.out:
-		t.Fatalf("a duplicate reached the TUN: % x", p)
-	case <-time.After(200 * time.Millisecond):
-	}
+	deliverOnce(t, g.mrTUN.in, g.haTUN.out, func(i byte) []byte {
+		return tuntest.UDPPacket(netip.AddrPortFrom(lanHost, 7000), netip.AddrPortFrom(server, 5004), []byte{i})
+	})
 	after := g.r.Stats()
 	for k := range 2 {
 		if sent := after.Paths[k].TxPackets - before.Paths[k].TxPackets - (after.Paths[k].KeepalivesTx - before.Paths[k].KeepalivesTx); sent != 20 {
@@ -104,18 +113,9 @@ func TestRedundantDownlink(t *testing.T) {
 	reply := classifier.Selector{Proto: []uint8{17}, SrcPorts: []classifier.PortRange{{Lo: 5004, Hi: 5004}}}
 	g.a.SetPeerTable("mr1", compile(t, classifier.FilterRule{Selector: reply, Mode: classifier.ModeRedundant, BIDs: []paths.BID{2, 1}}))
 	before := g.r.Stats()
-	for i := range 20 {
-		g.haTUN.in <- tuntest.UDPPacket(netip.AddrPortFrom(server, 5004), netip.AddrPortFrom(lanHost, 7000), []byte{byte(i)})
-		got := recv(t, g.mrTUN.out)
-		if got[len(got)-1] != byte(i) {
-			t.Fatalf("packet %d: got payload %d", i, got[len(got)-1])
-		}
-	}
-	select {
-	case p := <-g.mrTUN.out:
-		t.Fatalf("a duplicate reached the router's TUN: % x", p)
-	case <-time.After(200 * time.Millisecond):
-	}
+	deliverOnce(t, g.haTUN.in, g.mrTUN.out, func(i byte) []byte {
+		return tuntest.UDPPacket(netip.AddrPortFrom(server, 5004), netip.AddrPortFrom(lanHost, 7000), []byte{i})
+	})
 	after := g.r.Stats()
 	for k := range 2 {
 		if got := after.Paths[k].RxPackets - before.Paths[k].RxPackets - (after.Paths[k].KeepalivesRx - before.Paths[k].KeepalivesRx); got != 20 {
